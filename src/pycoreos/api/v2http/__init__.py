@@ -1,0 +1,1 @@
+"""pycoreos.api.v2http"""

@@ -1,0 +1,1 @@
+"""pycoreos.v2store"""
