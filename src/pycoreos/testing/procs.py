@@ -111,10 +111,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"member exited with {proc.returncode} before becoming ready")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/v2/keys/", timeout=1) as resp:
-                if resp.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url + "/v2/keys/", timeout=1) as resp,
+        ):
+            if resp.status == 200:
+                return
         time.sleep(0.05)
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
