@@ -132,7 +132,7 @@ def start_member(
     wait: bool = True,
 ) -> Member:
     """Start a one-member cluster of ``kind`` with its data under ``base_dir`` and wait for it."""
-    client_port, peer_port = ports or tuple(free_ports(2))  # type: ignore[assignment]
+    client_port, peer_port = ports or tuple(free_ports(2))
     data_dir = base_dir / f"{kind}-{name}.etcd"
     log_path = base_dir / f"{kind}-{name}.log"
     args = [*member_args(kind, name, data_dir, client_port, peer_port), *extra_args]
