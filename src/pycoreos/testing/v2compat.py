@@ -149,7 +149,13 @@ class Difference:
     b: object
 
     def __str__(self) -> str:
-        return f"{self.step}: {self.where}: {self.a!r} != {self.b!r}"
+        return f"{self.step}: {self.where}: {_short(self.a)} != {_short(self.b)}"
+
+
+def _short(v: object, limit: int = 300) -> str:
+    # Oversized-request steps echo megabyte values; keep failure messages readable.
+    text = repr(v)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
 
 
 # --------------------------------------------------------------------------------------------
