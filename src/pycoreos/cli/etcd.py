@@ -1,0 +1,89 @@
+"""``pycoreos etcd``: run one etcd member until SIGTERM/SIGINT.
+
+Flags and ``ETCD_*`` variables are etcd's (see :mod:`pycoreos.server.config`). The client API
+is served on every ``--listen-client-urls`` address with uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from pycoreos.errors import ConfigError, StackError
+
+log = logging.getLogger("pycoreos.etcd")
+
+
+async def serve(argv: Sequence[str]) -> int:
+    from pycoreos.api.http import HttpProtocol, Response
+    from pycoreos.api.v2http.router import COMMON_HEADERS, Router
+    from pycoreos.server.config import load_config
+    from pycoreos.server.server import EtcdServer
+
+    cfg = load_config(argv)
+    if cfg.extra:
+        raise ConfigError([f"--{k} is not supported yet (TLS/discovery land with a later "
+                           f"release)" for k in cfg.extra])
+    server = EtcdServer(cfg)
+    router = Router(server)
+    too_large = Response(413, b"http: request body too large\n",
+                         [("Content-Type", "text/plain; charset=utf-8")])
+    # etcd accepts bodies up to max-request-bytes plus gRPC overhead; v2 bodies beyond
+    # that are refused before they reach the store.
+    max_body = cfg.max_request_bytes + 512 * 1024
+    loop = asyncio.get_running_loop()
+    servers = []
+    for url in cfg.listen_client_urls:
+        parts = urlsplit(url)
+        if parts.scheme != "http":
+            raise ConfigError(f"--listen-client-urls {url}: only http:// is supported yet")
+        srv = await loop.create_server(
+            lambda: HttpProtocol(router, common_headers=COMMON_HEADERS, max_body=max_body,
+                                 too_large=too_large),
+            host=parts.hostname, port=parts.port, reuse_address=True, backlog=1024,
+        )
+        servers.append(srv)
+        log.info("serving client requests on %s", url)
+    await server.start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    waiter = asyncio.ensure_future(server.wait_stopped())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for srv in servers:
+        srv.close()
+    await server.stop()
+    if server.fatal is not None:
+        log.critical("member stopped: %s", server.fatal)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of ``pycoreos etcd``."""
+    from pycoreos.server.config import usage
+
+    if any(a in ("-h", "--help", "-help") for a in argv):
+        print(usage())
+        return 0
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname).1s | %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        import uvloop
+
+        return uvloop.run(serve(argv))
+    except ConfigError as e:
+        for p in e.problems:
+            print(f"etcd: {p}", file=sys.stderr)
+        return 1
+    except StackError as e:
+        print(f"etcd: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,148 @@
+"""The Raft driver: the one place that orders persist → send → apply → advance.
+
+Contract (etcd-io/raft's Ready, restated because the whole member's safety rests on it):
+
+1. A snapshot in a Ready is saved (snapshot file, then its WAL marker) and applied to the
+   in-memory raft storage before anything else in that Ready.
+2. Hard state and entries are written to the WAL — **fsynced when ``must_sync``** — before any
+   message of the same Ready is sent. A vote or an append acknowledged to a peer is therefore
+   never forgotten by a crash, and an entry is counted towards commitment only once durable.
+3. Entries are appended to the in-memory storage after they are durable.
+4. Committed entries are applied in order, only after step 2, so an acknowledged write (acked
+   after apply) is durable on a quorum.
+5. ``advance()`` is called last.
+
+Group commit: the WAL write and its fsync run on a dedicated I/O thread. While one batch is
+being synced, the event loop keeps accepting requests, which Raft appends to its unstable log;
+the next Ready carries all of them, so many concurrent proposals share one write and one fsync
+(and one append message per follower).
+
+Ticks, proposals, inbound messages and the Ready loop all run on the event loop thread, so the
+RawNode has one writer and needs no lock. Storage failures are fail-stop: the member stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from pycoreos._failpoints import failpoint
+from pycoreos.raft.rawnode import RawNode
+from pycoreos.raft.storage import MemoryStorage
+from pycoreos.raft.types import Entry, HardState, Message, ReadState, Snapshot, SoftState
+
+log = logging.getLogger("pycoreos.server")
+
+Persist = Callable[[HardState | None, Sequence[Entry], bool], None]
+SaveSnapshot = Callable[[Snapshot], None]
+
+
+class RaftNode:
+    """Runs a :class:`RawNode` on the event loop; see the module docstring for the ordering."""
+
+    def __init__(
+        self,
+        raw: RawNode,
+        storage: MemoryStorage,
+        *,
+        persist: Persist,
+        save_snapshot: SaveSnapshot,
+        send: Callable[[Sequence[Message]], None],
+        apply_snapshot: Callable[[Snapshot], None],
+        apply_entries: Callable[[Sequence[Entry]], None],
+        on_soft_state: Callable[[SoftState], None],
+        on_read_states: Callable[[Sequence[ReadState]], None],
+        after_advance: Callable[[], None],
+        tick_seconds: float,
+        on_fatal: Callable[[BaseException], None],
+    ) -> None:
+        self.raw = raw
+        self.storage = storage
+        self._persist = persist
+        self._save_snapshot = save_snapshot
+        self._send = send
+        self._apply_snapshot = apply_snapshot
+        self._apply_entries = apply_entries
+        self._on_soft_state = on_soft_state
+        self._on_read_states = on_read_states
+        self._after_advance = after_advance
+        self._tick_seconds = tick_seconds
+        self._on_fatal = on_fatal
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal")
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Start the Ready loop and the ticker on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="raft-ready")
+        self._schedule_tick()
+        self.notify()
+
+    def notify(self) -> None:
+        """Something was fed to the RawNode: look for a Ready soon."""
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self._wakeup.set()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=5)
+        self._io.shutdown(wait=True)
+
+    def _schedule_tick(self) -> None:
+        if not self._stopping:
+            loop = asyncio.get_running_loop()
+            self._ticker = loop.call_later(self._tick_seconds, self._tick)
+
+    def _tick(self) -> None:
+        self.raw.tick()
+        self.notify()
+        self._schedule_tick()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while not self._stopping and self.raw.has_ready():
+                    rd = self.raw.ready()
+                    if rd.soft_state is not None:
+                        self._on_soft_state(rd.soft_state)
+                    if rd.snapshot is not None and not rd.snapshot.is_empty():
+                        await loop.run_in_executor(self._io, self._save_snapshot, rd.snapshot)
+                        self.storage.apply_snapshot(rd.snapshot)
+                        self._apply_snapshot(rd.snapshot)
+                    failpoint("raft_before_save")
+                    if rd.hard_state is not None or rd.entries:
+                        await loop.run_in_executor(
+                            self._io, self._persist, rd.hard_state, rd.entries, rd.must_sync
+                        )
+                    failpoint("raft_after_save")
+                    if rd.hard_state is not None:
+                        self.storage.set_hard_state(rd.hard_state)
+                    if rd.entries:
+                        self.storage.append(list(rd.entries))
+                    if rd.messages:
+                        self._send(rd.messages)
+                    if rd.committed_entries:
+                        failpoint("raft_before_apply")
+                        self._apply_entries(rd.committed_entries)
+                        failpoint("raft_after_apply")
+                    if rd.read_states:
+                        self._on_read_states(rd.read_states)
+                    self.raw.advance()
+                    self._after_advance()
+        except Exception as exc:  # fail-stop: storage or invariant failure
+            log.critical("raft driver stopped: %r", exc, exc_info=True)
+            self._on_fatal(exc)
+
+    async def run_io(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the WAL thread, ordered with the Ready loop's writes."""
+        await asyncio.get_running_loop().run_in_executor(self._io, fn)
