@@ -45,16 +45,23 @@ def test_service_defaults_and_values() -> None:
         "[Install]\nWantedBy=multi-user.target\n"
     )
     assert c.description == "T t.service"
-    assert c.deps.requires == ("a.service",) and c.deps.after == ("a.service", "b.service")
+    assert c.deps.requires == ("a.service",)
+    assert c.deps.after == ("a.service", "b.service")
     assert (c.start_limit_interval, c.start_limit_burst) == (5.0, 2)
     s = c.service
     assert s is not None
-    assert s.type is ServiceType.ONESHOT and len(s.exec_start) == 2
+    assert s.type is ServiceType.ONESHOT
+    assert len(s.exec_start) == 2
     assert s.exec_start[1].ignore_failure
-    assert s.remain_after_exit and s.restart is RestartPolicy.ON_FAILURE
-    assert s.restart_sec == 0.25 and s.timeout_stop_sec == 90 and s.timeout_start_sec == 90
-    assert s.kill_mode is KillMode.MIXED and s.kill_signal == signal.SIGINT
-    assert s.success_exit_status == {3} and s.success_signals == {signal.SIGUSR1}
+    assert s.remain_after_exit
+    assert s.restart is RestartPolicy.ON_FAILURE
+    assert s.restart_sec == 0.25
+    assert s.timeout_stop_sec == 90
+    assert s.timeout_start_sec == 90
+    assert s.kill_mode is KillMode.MIXED
+    assert s.kill_signal == signal.SIGINT
+    assert s.success_exit_status == {3}
+    assert s.success_signals == {signal.SIGUSR1}
     assert s.environment == (("B", "2"),)  # the empty assignment reset the list
     assert s.environment_files == (("/e", True),)
     assert c.install.wanted_by == ("multi-user.target",)
@@ -64,7 +71,8 @@ def test_exec_start_reset_by_dropin() -> None:
     base = parse_unit("[Service]\nExecStart=/bin/a\n", file="/u/t.service")
     drop = parse_unit("[Service]\nExecStart=\nExecStart=/bin/b\n", file="/u/t.service.d/o.conf")
     c = build_config(base.merged(drop), "t.service")
-    assert c.service is not None and c.service.exec_start[0].path == "/bin/b"
+    assert c.service is not None
+    assert c.service.exec_start[0].path == "/bin/b"
 
 
 @pytest.mark.parametrize(
@@ -112,9 +120,11 @@ def test_loader_templates_dropins_priority(tmp_path: Path) -> None:
     _write(paths.persistent / "web@.service.d/10-a.conf", "[Service]\nEnvironment=T=2\n")
     _write(paths.runtime / "web@8.service.d/20-b.conf", "[Unit]\nDescription=eight\n")
     lu = load_unit("web@8.service", paths)
-    assert lu.state is LoadState.LOADED and lu.config is not None
+    assert lu.state is LoadState.LOADED
+    assert lu.config is not None
     s = lu.config.service
-    assert s is not None and s.exec_start[0].argv == ("/bin/echo", "8")
+    assert s is not None
+    assert s.exec_start[0].argv == ("/bin/echo", "8")
     assert s.environment == (("X", "v"), ("T", "2"))  # /etc drop-in hid the vendor one
     assert lu.config.description == "eight"
     assert lu.config.fragment_path.endswith("lib/systemd/system/web@.service")
@@ -128,7 +138,8 @@ def test_loader_states(tmp_path: Path) -> None:
         load_unit("nope.service", paths).require_config()
     _write(paths.runtime / "bad.service", "[Service]\nType=weird\nExecStart=/x\n")
     bad = load_unit("bad.service", paths)
-    assert bad.state is LoadState.ERROR and bad.error is not None
+    assert bad.state is LoadState.ERROR
+    assert bad.error is not None
     assert (bad.error.line, bad.error.key) == (2, "Type")
     with pytest.raises(UnitLoadError):
         bad.require_config()
@@ -151,9 +162,11 @@ def test_enable_disable(tmp_path: Path) -> None:
     )
     assert is_enabled("a.service", paths) == "disabled"
     changes = enable("a.service", paths)
-    assert len(changes) == 1 and "multi-user.target.wants/a.service" in changes[0]
+    assert len(changes) == 1
+    assert "multi-user.target.wants/a.service" in changes[0]
     target = load_unit("multi-user.target", paths)
-    assert target.config is not None and target.config.deps.wants == ("a.service",)
+    assert target.config is not None
+    assert target.config.deps.wants == ("a.service",)
     assert is_enabled("a.service", paths) == "enabled"
     assert disable("a.service", paths)
     assert load_unit("multi-user.target", paths).config.deps.wants == ()  # type: ignore[union-attr]

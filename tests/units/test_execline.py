@@ -39,10 +39,14 @@ def test_split_errors(bad: str) -> None:
 
 def test_prefixes() -> None:
     (c,) = parse_exec("-@/bin/sh mysh -c 'exit 1'")
-    assert c.path == "/bin/sh" and c.argv == ("mysh", "-c", "exit 1")
-    assert c.ignore_failure and not c.privileged
+    assert c.path == "/bin/sh"
+    assert c.argv == ("mysh", "-c", "exit 1")
+    assert c.ignore_failure
+    assert not c.privileged
     (p,) = parse_exec("+:/bin/echo $X")
-    assert p.privileged and p.no_env_expand and p.argv == ("/bin/echo", "$X")
+    assert p.privileged
+    assert p.no_env_expand
+    assert p.argv == ("/bin/echo", "$X")
     (d,) = parse_exec("!!/bin/true")
     assert d.privileged
 
@@ -74,7 +78,7 @@ def test_environment_assignments() -> None:
 
 def test_environment_file() -> None:
     text = (
-        "# comment\n; also\n\nA=plain value  \n  B = \"quoted \\\"x\\\" $y\"\n"
+        '# comment\n; also\n\nA=plain value  \n  B = "quoted \\"x\\" $y"\n'
         "C='single $z \\n'\nD=cont\\\ninued\nnot an assignment\n1X=bad\nE=\n"
     )
     assert parse_environment_file(text) == [

@@ -12,11 +12,14 @@ from pycoreos.units.names import SpecifierContext, escape, expand_specifiers, pa
 def test_parse_template_and_instance() -> None:
     inst = parse_name("web@8080.service")
     assert (inst.prefix, inst.instance, inst.suffix) == ("web", "8080", "service")
-    assert inst.is_instance and inst.template == "web@.service"
+    assert inst.is_instance
+    assert inst.template == "web@.service"
     tmpl = parse_name("web@.service")
-    assert tmpl.is_template and not tmpl.is_instance
+    assert tmpl.is_template
+    assert not tmpl.is_instance
     plain = parse_name("a.target")
-    assert plain.instance is None and plain.template is None
+    assert plain.instance is None
+    assert plain.template is None
 
 
 @pytest.mark.parametrize("bad", ["", "noext", "a.bogus", "a b.service", "x" * 300 + ".service"])
@@ -44,11 +47,14 @@ def test_specifiers() -> None:
     got = expand_specifiers("%n %N %p %P %i %I %H %m %b %% %f", u, ctx)
     assert got == (
         "my\\x2dapp@a-b.service my\\x2dapp@a-b my\\x2dapp my-app a-b a/b h1 "
-        + "m" * 32 + " " + "b" * 32 + " % /a/b"
+        + "m" * 32
+        + " "
+        + "b" * 32
+        + " % /a/b"
     )
 
 
 @pytest.mark.parametrize("bad", ["%z", "end%"])
 def test_unknown_specifier(bad: str) -> None:
-    with pytest.raises(ValueError, match="specifier|lone"):
+    with pytest.raises(ValueError, match=r"specifier|lone"):
         expand_specifiers(bad, parse_name("a.service"), SpecifierContext())
