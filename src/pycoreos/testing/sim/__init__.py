@@ -1,0 +1,1 @@
+"""pycoreos.testing.sim: deterministic simulation pieces (disk, network, clock, loop, cluster)."""
