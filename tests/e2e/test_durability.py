@@ -24,16 +24,25 @@ pytestmark = pytest.mark.e2e
 CLIENTS = 16
 
 
-def _writer(port: int, client: int, stop: threading.Event, acked: list[tuple[str, str]],
-            attempted: list[tuple[str, str]]) -> None:
+def _writer(
+    port: int,
+    client: int,
+    stop: threading.Event,
+    acked: list[tuple[str, str]],
+    attempted: list[tuple[str, str]],
+) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     i = 0
     while not stop.is_set():
         key, value = f"/load/c{client}/k{i}", f"v{client}-{i}"
         attempted.append((key, value))
         try:
-            conn.request("PUT", "/v2/keys" + key, urllib.parse.urlencode({"value": value}),
-                         {"Content-Type": "application/x-www-form-urlencoded"})
+            conn.request(
+                "PUT",
+                "/v2/keys" + key,
+                urllib.parse.urlencode({"value": value}),
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            )
             resp = conn.getresponse()
             resp.read()
         except (OSError, http.client.HTTPException):
@@ -49,8 +58,9 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
     acked: list[list[tuple[str, str]]] = [[] for _ in range(CLIENTS)]
     attempted: list[list[tuple[str, str]]] = [[] for _ in range(CLIENTS)]
     threads = [
-        threading.Thread(target=_writer, args=(member.client_port, c, stop, acked[c],
-                                               attempted[c]), daemon=True)
+        threading.Thread(
+            target=_writer, args=(member.client_port, c, stop, acked[c], attempted[c]), daemon=True
+        )
         for c in range(CLIENTS)
     ]
     for t in threads:

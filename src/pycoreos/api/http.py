@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -208,7 +209,7 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(400)
         except httptools.HttpParserError:
             self._fail(400)
-        except _BodyTooLarge:
+        except _BodyTooLargeError:
             self._reply_and_close(self._too_large)
 
     # -- httptools callbacks
@@ -225,13 +226,13 @@ class HttpProtocol(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if key == "content-length" and int(text or 0) > self._max_body:
-            raise _BodyTooLarge
+            raise _BodyTooLargeError
         self._headers[key] = text
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
         if self._body_len > self._max_body:
-            raise _BodyTooLarge
+            raise _BodyTooLargeError
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -249,7 +250,7 @@ class HttpProtocol(asyncio.Protocol):
             logging.getLogger("pycoreos.http").exception("handler failed for %s %s", method, url)
             result = Response(500, b"internal server error\n")
         if isinstance(result, asyncio.Future):
-            result.add_done_callback(lambda fut, s=slot: self._future_done(s, fut))
+            result.add_done_callback(functools.partial(self._future_done, slot))
         else:
             slot.response = result
             self._flush()
@@ -277,7 +278,7 @@ class HttpProtocol(asyncio.Protocol):
             if isinstance(resp, StreamResponse):
                 transport.write(render_head(resp.status, resp.headers, self._common, None))
                 self._streaming = resp
-                resp._attach(transport.write, lambda s=slot: self._stream_done(s))
+                resp._attach(transport.write, functools.partial(self._stream_done, slot))
                 return
             assert resp is not None
             head = render_head(resp.status, resp.headers, self._common, len(resp.body))
@@ -308,5 +309,5 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.close()
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLargeError(Exception):
     pass

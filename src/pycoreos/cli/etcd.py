@@ -26,12 +26,17 @@ async def serve(argv: Sequence[str]) -> int:
 
     cfg = load_config(argv)
     if cfg.extra:
-        raise ConfigError([f"--{k} is not supported yet (TLS/discovery land with a later "
-                           f"release)" for k in cfg.extra])
+        raise ConfigError(
+            [
+                f"--{k} is not supported yet (TLS/discovery land with a later release)"
+                for k in cfg.extra
+            ]
+        )
     server = EtcdServer(cfg)
     router = Router(server)
-    too_large = Response(413, b"http: request body too large\n",
-                         [("Content-Type", "text/plain; charset=utf-8")])
+    too_large = Response(
+        413, b"http: request body too large\n", [("Content-Type", "text/plain; charset=utf-8")]
+    )
     # etcd accepts bodies up to max-request-bytes plus gRPC overhead; v2 bodies beyond
     # that are refused before they reach the store.
     max_body = cfg.max_request_bytes + 512 * 1024
@@ -42,9 +47,13 @@ async def serve(argv: Sequence[str]) -> int:
         if parts.scheme != "http":
             raise ConfigError(f"--listen-client-urls {url}: only http:// is supported yet")
         srv = await loop.create_server(
-            lambda: HttpProtocol(router, common_headers=COMMON_HEADERS, max_body=max_body,
-                                 too_large=too_large),
-            host=parts.hostname, port=parts.port, reuse_address=True, backlog=1024,
+            lambda: HttpProtocol(
+                router, common_headers=COMMON_HEADERS, max_body=max_body, too_large=too_large
+            ),
+            host=parts.hostname,
+            port=parts.port or 2379,
+            reuse_address=True,
+            backlog=1024,
         )
         servers.append(srv)
         log.info("serving client requests on %s", url)

@@ -67,8 +67,9 @@ def _put(store: Store, cluster: Cluster, req: V2Request) -> Event | None:
     m = _ATTR_RE.match(req.path)
     if m is not None:
         attrs = json.loads(req.val)
-        cluster.update_attributes(int(m.group(1), 16), attrs.get("name", ""),
-                                  attrs.get("clientURLs") or [])
+        cluster.update_attributes(
+            int(m.group(1), 16), attrs.get("name", ""), attrs.get("clientURLs") or []
+        )
         store.set(req.path, False, req.val, TTLOptionSet(expire_time=None))
         return None
     if req.path == VERSION_KEY:

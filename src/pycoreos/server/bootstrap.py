@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pycoreos._clock import Clock
+from pycoreos._clock import Clock, RealClock
 from pycoreos.errors import ConfigError
 from pycoreos.raft.confchange import encode_conf_change
 from pycoreos.raft.config import Config as RaftConfig
@@ -52,8 +52,8 @@ from pycoreos.snap.snapshotter import Snapshotter
 from pycoreos.storage.disk import RealDisk
 from pycoreos.v2store.errors import V2Error
 from pycoreos.v2store.store import Store, TTLOptionSet
-from pycoreos.wal.wal import WAL, WalSnapshot
-from pycoreos._clock import RealClock
+from pycoreos.wal.record import WalSnapshot
+from pycoreos.wal.wal import WAL
 
 NAMESPACES = ("/0", "/1")
 
@@ -141,14 +141,18 @@ def _create_new(cfg: ServerConfig, disk: RealDisk, wal_dir: str) -> None:
     entries = []
     for i, m in enumerate(cluster.sorted_members(), start=1):
         cc = ConfChange(ConfChangeType.AddNode, m.id, Member(m.id, m.peer_urls).raft_context())
-        entries.append(Entry(term=1, index=i, type=EntryType.CONF_CHANGE,
-                             data=encode_conf_change(cc)))
+        entries.append(
+            Entry(term=1, index=i, type=EntryType.CONF_CHANGE, data=encode_conf_change(cc))
+        )
     wal.save(HardState(term=1, vote=0, commit=len(entries)), entries, sync=True)
     wal.close()
 
 
 def _restart(
-    cfg: ServerConfig, disk: RealDisk, wal_dir: str, snapshotter: Snapshotter,
+    cfg: ServerConfig,
+    disk: RealDisk,
+    wal_dir: str,
+    snapshotter: Snapshotter,
     rng: random.Random,
 ) -> Boot:
     store = Store(RealClock(), NAMESPACES)
@@ -183,8 +187,9 @@ def _restart(
         max_inflight_msgs=4096 // 8,
     )
     raw = RawNode(raft_cfg, storage, rng=rng)
-    return Boot(store, cluster, member_id, conf_state, snap_index, raw, storage, wal,
-                snapshotter, cfg)
+    return Boot(
+        store, cluster, member_id, conf_state, snap_index, raw, storage, wal, snapshotter, cfg
+    )
 
 
 def cluster_from_store(store: Store, cluster_id: int) -> Cluster:
@@ -203,13 +208,15 @@ def cluster_from_store(store: Store, cluster_id: int) -> Cluster:
                 raft_attrs = json.loads(child.value)
             elif child.key.endswith("/attributes") and child.value:
                 attrs = json.loads(child.value)
-        cluster.add(Member(
-            id=mid,
-            peer_urls=tuple(raft_attrs.get("peerURLs", [])),
-            name=str(attrs.get("name", "")),
-            client_urls=tuple(attrs.get("clientURLs", []) or []),  # type: ignore[arg-type]
-            is_learner=bool(raft_attrs.get("isLearner", False)),
-        ))
+        cluster.add(
+            Member(
+                id=mid,
+                peer_urls=tuple(raft_attrs.get("peerURLs", [])),
+                name=str(attrs.get("name", "")),
+                client_urls=tuple(attrs.get("clientURLs", []) or []),  # type: ignore[arg-type]
+                is_learner=bool(raft_attrs.get("isLearner", False)),
+            )
+        )
     try:
         rm = store.get(REMOVED_PREFIX, False, False)
         for node in rm.node.nodes or []:
@@ -231,14 +238,20 @@ def apply_membership_change(store: Store, cluster: Cluster, cc: ConfChange) -> N
         m = Member.from_raft_context(cc.context) if cc.context else Member(cc.node_id, ())
         existing = cluster.members.get(cc.node_id)
         if existing is not None:  # promotion, or a replay after restart
-            m = Member(existing.id, existing.peer_urls, existing.name, existing.client_urls,
-                       cc.type == ConfChangeType.AddLearnerNode)
+            m = Member(
+                existing.id,
+                existing.peer_urls,
+                existing.name,
+                existing.client_urls,
+                cc.type == ConfChangeType.AddLearnerNode,
+            )
         cluster.add(m)
         raft_attrs = {"peerURLs": list(m.peer_urls)}
         if m.is_learner:
             raft_attrs["isLearner"] = True  # type: ignore[assignment]
-        store.set(key + "/raftAttributes", False, json.dumps(raft_attrs, separators=(",", ":")),
-                  permanent)
+        store.set(
+            key + "/raftAttributes", False, json.dumps(raft_attrs, separators=(",", ":")), permanent
+        )
     elif cc.type == ConfChangeType.RemoveNode:
         cluster.remove(cc.node_id)
         try:
@@ -249,5 +262,9 @@ def apply_membership_change(store: Store, cluster: Cluster, cc: ConfChange) -> N
     elif cc.type == ConfChangeType.UpdateNode:
         m = Member.from_raft_context(cc.context)
         cluster.update_peer_urls(cc.node_id, m.peer_urls)
-        store.set(key + "/raftAttributes", False,
-                  json.dumps({"peerURLs": list(m.peer_urls)}, separators=(",", ":")), permanent)
+        store.set(
+            key + "/raftAttributes",
+            False,
+            json.dumps({"peerURLs": list(m.peer_urls)}, separators=(",", ":")),
+            permanent,
+        )

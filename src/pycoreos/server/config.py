@@ -84,11 +84,22 @@ _FLAGS: dict[str, tuple[str, str]] = {
 # Flags that belong to later issues (TLS, discovery). Parsed and kept in ``extra`` so a
 # command line written for etcd is not rejected; the server refuses to start if one is set to
 # something it cannot honour yet.
-_LATER_FLAGS = (
-    "cert-file key-file client-cert-auth trusted-ca-file auto-tls peer-cert-file peer-key-file "
-    "peer-client-cert-auth peer-trusted-ca-file peer-auto-tls discovery discovery-srv "
-    "discovery-fallback discovery-proxy"
-).split()
+_LATER_FLAGS = [
+    "cert-file",
+    "key-file",
+    "client-cert-auth",
+    "trusted-ca-file",
+    "auto-tls",
+    "peer-cert-file",
+    "peer-key-file",
+    "peer-client-cert-auth",
+    "peer-trusted-ca-file",
+    "peer-auto-tls",
+    "discovery",
+    "discovery-srv",
+    "discovery-fallback",
+    "discovery-proxy",
+]
 
 _BOOL_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _BOOL_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -119,8 +130,12 @@ def _split_args(argv: Sequence[str], problems: list[str]) -> dict[str, str]:
             continue
         kind = _FLAGS.get(name, ("str", ""))[0]
         if not eq:
-            if kind == "bool" or name in ("client-cert-auth", "auto-tls", "peer-auto-tls",
-                                          "peer-client-cert-auth"):
+            if kind == "bool" or name in (
+                "client-cert-auth",
+                "auto-tls",
+                "peer-auto-tls",
+                "peer-client-cert-auth",
+            ):
                 value = "true"
             elif i < len(argv):
                 value = argv[i]
@@ -202,9 +217,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     if ints["snapshot-count"] <= 0:
         problems.append("--snapshot-count must be > 0")
     if name not in {n for n, _ in cluster} and state == "new":
-        problems.append(
-            f"couldn't find local name {name!r} in the initial cluster configuration"
-        )
+        problems.append(f"couldn't find local name {name!r} in the initial cluster configuration")
     else:
         mine = sorted(u for n, u in cluster if n == name)
         if mine and sorted(peer_adv) != mine and state == "new":

@@ -11,8 +11,22 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-_DISK_BUCKETS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
-                 2.048, 4.096, 8.192)
+_DISK_BUCKETS = (
+    0.001,
+    0.002,
+    0.004,
+    0.008,
+    0.016,
+    0.032,
+    0.064,
+    0.128,
+    0.256,
+    0.512,
+    1.024,
+    2.048,
+    4.096,
+    8.192,
+)
 
 
 class Counter:

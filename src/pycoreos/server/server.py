@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from pycoreos.raft.types import (
     ConfState,
     Entry,
     EntryType,
-    HardState,
     Message,
     ReadState,
     Snapshot,
@@ -103,8 +101,9 @@ class EtcdServer:
         self._waits: WaitRegistry[ApplyResult] = WaitRegistry(timeout)
         self._conf_waits: WaitRegistry[ApplyResult] = WaitRegistry(timeout)
         self._request_timeout = timeout
-        self._ids = itertools.count(((self.member_id & 0xFFFF) << 48)
-                                    | ((int(time.time() * 1000) << 8) & 0xFFFFFFFFFFFF))
+        self._ids = itertools.count(
+            ((self.member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) << 8) & 0xFFFFFFFFFFFF)
+        )
         self._read_ids = itertools.count(1)
         self._pending_read: _ReadRound | None = None
         self._sent_reads: dict[bytes, _ReadRound] = {}
@@ -169,7 +168,8 @@ class EtcdServer:
 
     def raft_index(self) -> int:
         """The committed Raft index (``X-Raft-Index``)."""
-        return self.node.raw.status().hard_state.commit
+        commit: int = self.node.raw.status().hard_state.commit
+        return commit
 
     def raft_term(self) -> int:
         return self.term
@@ -255,10 +255,12 @@ class EtcdServer:
         self._watch_streams.add(close)
 
     # ------------------------------------------------------------------ membership
-    def add_member(self, peer_urls: Sequence[str], *, learner: bool = False) -> asyncio.Future[ApplyResult]:
+    def add_member(
+        self, peer_urls: Sequence[str], *, learner: bool = False
+    ) -> asyncio.Future[ApplyResult]:
         for url in peer_urls:
             if self.cluster.peer_url_in_use(url):
-                raise MemberError(409, f"etcdserver: peerURL exists")
+                raise MemberError(409, "etcdserver: peerURL exists")
         member = Member(
             id=bootstrap.new_member_id(peer_urls, self.cfg.initial_cluster_token, self.clock),
             peer_urls=tuple(peer_urls),
@@ -275,7 +277,9 @@ class EtcdServer:
             raise MemberError(404, f"No such member: {id_hex(member_id)}")
         return self._propose_conf_change(ConfChange(ConfChangeType.RemoveNode, member_id))
 
-    def update_member(self, member_id: int, peer_urls: Sequence[str]) -> asyncio.Future[ApplyResult]:
+    def update_member(
+        self, member_id: int, peer_urls: Sequence[str]
+    ) -> asyncio.Future[ApplyResult]:
         m = self.cluster.members.get(member_id)
         if m is None:
             raise MemberError(404, f"No such member: {id_hex(member_id)}")
@@ -402,11 +406,19 @@ class EtcdServer:
         )
         reqs = []
         if self.is_leader() and not self.cluster.version:
-            reqs.append(V2Request(id=self.next_request_id(), method="PUT", path=VERSION_KEY,
-                                  val=CLUSTER_VERSION))
-        reqs.append(V2Request(id=self.next_request_id(), method="PUT",
-                              path=f"{MEMBERS_PREFIX}/{id_hex(self.member_id)}/attributes",
-                              val=attrs))
+            reqs.append(
+                V2Request(
+                    id=self.next_request_id(), method="PUT", path=VERSION_KEY, val=CLUSTER_VERSION
+                )
+            )
+        reqs.append(
+            V2Request(
+                id=self.next_request_id(),
+                method="PUT",
+                path=f"{MEMBERS_PREFIX}/{id_hex(self.member_id)}/attributes",
+                val=attrs,
+            )
+        )
         for r in reqs:
             fut = self.propose(r)
             fut.add_done_callback(self._publish_done)
@@ -439,8 +451,9 @@ class EtcdServer:
 
     def _sync(self) -> None:
         if self.is_leader() and self.store.has_ttl_keys():
-            req = V2Request(id=self.next_request_id(), method="SYNC",
-                            time=int(self.clock.wall() * 1e9))
+            req = V2Request(
+                id=self.next_request_id(), method="SYNC", time=int(self.clock.wall() * 1e9)
+            )
             try:
                 self.node.raw.propose(encode_request(req))
                 self.node.notify()
@@ -451,22 +464,41 @@ class EtcdServer:
     # ------------------------------------------------------------------ metrics
     def _setup_metrics(self) -> None:
         m = self.metrics
-        m.gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
-                lambda: 1.0 if self.leader_id else 0.0)
-        m.gauge("etcd_server_is_leader", "Whether or not this member is a leader.",
-                lambda: 1.0 if self.is_leader() else 0.0)
-        self._m_leader_changes = m.counter("etcd_server_leader_changes_seen_total",
-                                           "The number of leader changes seen.")
-        self._m_applied = m.gauge("etcd_server_proposals_applied_total",
-                                  "The total number of consensus proposals applied.")
-        m.gauge("etcd_server_proposals_committed_total",
-                "The total number of consensus proposals committed.",
-                lambda: float(self.raft_index()))
-        m.gauge("etcd_server_proposals_pending", "The current number of pending proposals.",
-                lambda: float(len(self._waits)))
-        m.gauge("etcd_debugging_store_watchers", "Count of currently active watchers.",
-                lambda: float(self.store.stats.watchers))
+        m.gauge(
+            "etcd_server_has_leader",
+            "Whether or not a leader exists. 1 is existence, 0 is not.",
+            lambda: 1.0 if self.leader_id else 0.0,
+        )
+        m.gauge(
+            "etcd_server_is_leader",
+            "Whether or not this member is a leader.",
+            lambda: 1.0 if self.is_leader() else 0.0,
+        )
+        self._m_leader_changes = m.counter(
+            "etcd_server_leader_changes_seen_total", "The number of leader changes seen."
+        )
+        self._m_applied = m.gauge(
+            "etcd_server_proposals_applied_total",
+            "The total number of consensus proposals applied.",
+        )
+        m.gauge(
+            "etcd_server_proposals_committed_total",
+            "The total number of consensus proposals committed.",
+            lambda: float(self.raft_index()),
+        )
+        m.gauge(
+            "etcd_server_proposals_pending",
+            "The current number of pending proposals.",
+            lambda: float(len(self._waits)),
+        )
+        m.gauge(
+            "etcd_debugging_store_watchers",
+            "Count of currently active watchers.",
+            lambda: float(self.store.watcher_count),
+        )
         m.gauge("etcd_server_id", "Server or member ID in hexadecimal format.", lambda: 1.0)
-        self.wal_fsync = m.histogram("etcd_disk_wal_fsync_duration_seconds",
-                                     "The latency distributions of fsync called by WAL.")
+        self.wal_fsync = m.histogram(
+            "etcd_disk_wal_fsync_duration_seconds",
+            "The latency distributions of fsync called by WAL.",
+        )
         self._boot.fsync_observer = self.wal_fsync.observe

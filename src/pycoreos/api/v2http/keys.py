@@ -79,9 +79,7 @@ def parse_key_request(
     quorum = _bool(form, "quorum")
     stream = _bool(form, "stream")
     if wait and req.method != "GET":
-        raise _RequestError(
-            v2e.ECODE_INVALID_FIELD, '"wait" can only be used with GET requests'
-        )
+        raise _RequestError(v2e.ECODE_INVALID_FIELD, '"wait" can only be used with GET requests')
     prev_value = _first(form, "prevValue")
     if "prevValue" in form and prev_value == "":
         raise _RequestError(v2e.ECODE_PREV_VALUE_REQUIRED, '"prevValue" cannot be empty')
@@ -137,7 +135,7 @@ def error_response(err: V2Error, cluster_hdr: list[tuple[str, str]]) -> Response
     )
 
 
-def server_error_response(err: Exception, cluster_hdr: list[tuple[str, str]]) -> Response:
+def server_error_response(err: BaseException, cluster_hdr: list[tuple[str, str]]) -> Response:
     """Any non-store failure is error 300 (Raft Internal Error, HTTP 500) with its text."""
     return error_response(V2Error(v2e.ECODE_RAFT_INTERNAL, str(err), 0), cluster_hdr)
 
@@ -235,7 +233,7 @@ class KeysHandler:
     # -- writes
     def _after_write(
         self,
-        fut: asyncio.Future[Event | None],
+        fut: asyncio.Future[Event | V2Error | None],
         hdr: list[tuple[str, str]],
         no_value: bool,
         out: asyncio.Future[Response],
@@ -252,7 +250,7 @@ class KeysHandler:
             out.set_result(server_error_response(exc, hdr))
         else:
             event = fut.result()
-            assert event is not None
+            assert isinstance(event, Event)
             out.set_result(self._event_response(event, hdr, no_value=no_value))
 
     def _event_response(

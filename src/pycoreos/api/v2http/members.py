@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pycoreos.api.http import Request, Response
@@ -35,20 +36,26 @@ class MembersHandler:
         if req.method == "GET":
             if sub == "":
                 members = [m.to_json_dict() for m in server.cluster.sorted_members()]
-                return Response(200, json.dumps({"members": members}, separators=(",", ":"))
-                                .encode() + b"\n", [_JSON, *hdr])
+                return Response(
+                    200,
+                    json.dumps({"members": members}, separators=(",", ":")).encode() + b"\n",
+                    [_JSON, *hdr],
+                )
             if sub == "leader":
                 leader = server.cluster.members.get(server.leader_id)
                 if leader is None:
                     return _msg(503, "During election")
-                return Response(200, json.dumps(leader.to_json_dict(), separators=(",", ":"))
-                                .encode() + b"\n", [_JSON, *hdr])
+                return Response(
+                    200,
+                    json.dumps(leader.to_json_dict(), separators=(",", ":")).encode() + b"\n",
+                    [_JSON, *hdr],
+                )
             return Response(405, b"Method Not Allowed\n", [("Allow", "DELETE,PUT")])
         if req.method == "POST" and sub == "":
-            urls = self._peer_urls(req)
-            if isinstance(urls, Response):
-                return urls
-            return self._await(lambda: server.add_member(urls), 201, hdr)
+            new_urls = self._peer_urls(req)
+            if isinstance(new_urls, Response):
+                return new_urls
+            return self._await(lambda: server.add_member(new_urls), 201, hdr)
         if req.method in ("DELETE", "PUT") and sub:
             try:
                 member_id = int(sub, 16)
@@ -71,15 +78,24 @@ class MembersHandler:
         try:
             obj = json.loads(req.body)
             urls = obj["peerURLs"]
-            if not isinstance(urls, list) or not urls or not all(
-                isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+            if (
+                not isinstance(urls, list)
+                or not urls
+                or not all(
+                    isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+                )
             ):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return _msg(400, "bad peer URLs")
         return urls
 
-    def _await(self, start, status: int, hdr: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    def _await(
+        self,
+        start: Callable[[], asyncio.Future[ApplyResult]],
+        status: int,
+        hdr: list[tuple[str, str]],
+    ) -> Response | asyncio.Future[Response]:
         loop = asyncio.get_running_loop()
         out: asyncio.Future[Response] = loop.create_future()
         try:

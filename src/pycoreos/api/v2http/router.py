@@ -39,8 +39,11 @@ def _json(status: int, obj: object, extra: list[tuple[str, str]] | None = None) 
 
 
 def _method_not_allowed(allowed: str) -> Response:
-    return Response(405, b"Method Not Allowed\n",
-                    [("Allow", allowed), _TEXT, ("X-Content-Type-Options", "nosniff")])
+    return Response(
+        405,
+        b"Method Not Allowed\n",
+        [("Allow", allowed), _TEXT, ("X-Content-Type-Options", "nosniff")],
+    )
 
 
 class Router:
@@ -74,8 +77,11 @@ class Router:
         if path == "/health":
             return self._health(req)
         if path == "/metrics":
-            return Response(200, self.server.metrics.render(),
-                            [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
+            return Response(
+                200,
+                self.server.metrics.render(),
+                [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            )
         return _NOT_FOUND
 
     @staticmethod
@@ -126,7 +132,7 @@ class Router:
 def _rfc3339(ts: float) -> str:
     import datetime as dt
 
-    d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(ts, dt.UTC)
     return d.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
@@ -158,8 +164,13 @@ def leader_stats(server: EtcdServer) -> dict[str, object]:
         if mid == server.member_id:
             continue
         followers[id_hex(mid)] = {
-            "latency": {"current": 0, "average": 0, "standardDeviation": 0,
-                        "minimum": 0, "maximum": 0},
+            "latency": {
+                "current": 0,
+                "average": 0,
+                "standardDeviation": 0,
+                "minimum": 0,
+                "maximum": 0,
+            },
             "counts": {"fail": 0, "success": 0},
         }
     return {"leader": id_hex(server.member_id), "followers": followers}
