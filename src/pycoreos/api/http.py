@@ -185,6 +185,7 @@ class HttpProtocol(asyncio.Protocol):
         self._streaming: StreamResponse | None = None
         self._closed = False
         self._peer = ""
+        self._body_too_large = False
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -203,14 +204,18 @@ class HttpProtocol(asyncio.Protocol):
         self._slots.clear()
 
     def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            # httptools wraps exceptions raised by our callbacks; the flag tells them apart.
+            if self._body_too_large:
+                self._reply_and_close(self._too_large)
+            else:
+                self._fail(400)
         except httptools.HttpParserUpgrade:
             self._fail(400)
-        except httptools.HttpParserError:
-            self._fail(400)
-        except _BodyTooLargeError:
-            self._reply_and_close(self._too_large)
 
     # -- httptools callbacks
     def on_message_begin(self) -> None:
@@ -225,13 +230,15 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
-        if key == "content-length" and int(text or 0) > self._max_body:
+        if key == "content-length" and text.isdigit() and int(text) > self._max_body:
+            self._body_too_large = True
             raise _BodyTooLargeError
         self._headers[key] = text
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
         if self._body_len > self._max_body:
+            self._body_too_large = True
             raise _BodyTooLargeError
         self._body.append(body)
 
