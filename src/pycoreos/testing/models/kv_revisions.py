@@ -40,6 +40,7 @@ __all__ = [
     "KvResult",
     "KvRevisionsModel",
     "KvState",
+    "apply",
 ]
 
 
