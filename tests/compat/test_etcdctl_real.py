@@ -100,7 +100,9 @@ def _run(member: Member, prefix: str) -> list[tuple[tuple[str, ...], Outcome, st
     first_write = etcdctl(member, "-o", "json", "set", f"{prefix}/a", "1")
     assert first_write.rc == 0, first_write
     base = json.loads(first_write.out)["node"]["modifiedIndex"]
-    results = [(("set", "a"), first_write, _normalise(first_write.out, base))]
+    results: list[tuple[tuple[str, ...], Outcome, str]] = [
+        (("set", "a"), first_write, _normalise(first_write.out, base))
+    ]
     for args in _commands(prefix, base):
         got = etcdctl(member, *args)
         results.append((args, got, _normalise(f"rc={got.rc}\n{got.out}\n{got.err}", base)))
