@@ -141,7 +141,9 @@ class HttpTransport:
         headers: Mapping[str, str],
     ) -> HttpResponse:
         parts = urlsplit(url)
-        scheme = parts.scheme or "http"
+        scheme = parts.scheme
+        if scheme not in ("http", "https"):
+            raise EndpointError(url, f'unsupported protocol scheme "{scheme}"', sent=False)
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if scheme == "https" else 80)
         key = (scheme, host, port)

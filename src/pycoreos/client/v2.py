@@ -164,7 +164,7 @@ class Client:
 
     def url(self, endpoint: str, request: HttpRequest) -> str:
         """The full URL of ``request`` on ``endpoint`` (endpoint path prefix kept)."""
-        ep = urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
+        ep = urlsplit(endpoint)
         path, _, query = request.target.partition("?")
         full = quote(canonical_path(ep.path + path), safe=_PATH_SAFE)
         return f"{ep.scheme}://{ep.netloc}{full}" + (f"?{query}" if query else "")
@@ -405,12 +405,21 @@ class Client:
         if resp.status != 204:
             raise _members_error(resp)
 
-    def sync(self) -> None:
-        """Replace the endpoints with the members' client URLs (Go ``Client.Sync``)."""
-        urls = sorted(u for m in self.members() for u in m.client_urls)
-        if urls and urls != sorted(self._endpoints):
-            self._endpoints = urls
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Replace the endpoint list (kept, with its pinned endpoint, if only the order differs)."""
+        if not endpoints:
+            raise ValueError(NO_ENDPOINTS)
+        if sorted(endpoints) != sorted(self._endpoints):
+            self._endpoints = [e.strip() for e in endpoints]
             self._pinned = 0
+
+    def sync(self) -> None:
+        """Replace the endpoints with the members' client URLs (Go ``Client.Sync``).
+
+        Raises:
+            ValueError: if no member publishes a client URL.
+        """
+        self.set_endpoints(sorted(u for m in self.members() for u in m.client_urls))
 
     # -- misc -------------------------------------------------------------------------------
 
