@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pycoreos.v2store.errors import ECODE_DIR_NOT_EMPTY, ECODE_NOT_FILE, V2Error
+from pycoreos.v2store._gojson import join_path
+from pycoreos.v2store.errors import (
+    ECODE_DIR_NOT_EMPTY,
+    ECODE_KEY_NOT_FOUND,
+    ECODE_NOT_DIR,
+    ECODE_NOT_FILE,
+    V2Error,
+)
 from pycoreos.v2store.event import NodeExtern, format_expiration, remaining_ttl
 from pycoreos.v2store.ttl_key_heap import HeapEntry, TTLKeyHeap
 
@@ -186,6 +193,47 @@ class Node:
                 callback(self.path)
             if self.expire_time is not None:
                 heap.remove(self)
+
+
+def find_node(root: Node, node_path: str, index: int) -> Node:
+    """The node at the clean absolute ``node_path`` (etcd's ``internalGet`` walk).
+
+    Raises:
+        V2Error: 104 (cause: the key crossed) or 100 (cause: the first missing path).
+    """
+    curr = root
+    for name in node_path.split("/")[1:]:
+        if not name:
+            break
+        children = curr.children
+        if children is None:
+            raise V2Error(ECODE_NOT_DIR, curr.path, index)
+        child = children.get(name)
+        if child is None:
+            raise V2Error(ECODE_KEY_NOT_FOUND, join_path(curr.path, name), index)
+        curr = child
+    return curr
+
+
+def make_dirs(root: Node, dir_name: str, index: int) -> Node:
+    """Walk ``dir_name`` creating missing directories at ``index + 1`` (etcd's ``checkDir``).
+
+    Raises:
+        V2Error: 104 if a component is a key (cause: that key's path).
+    """
+    curr = root
+    for name in dir_name.split("/")[1:]:
+        if not name:
+            break
+        assert curr.children is not None
+        child = curr.children.get(name)
+        if child is None:
+            child = Node(join_path(curr.path, name), index + 1, curr, None, is_dir=True)
+            curr.children[name] = child
+        elif child.children is None:
+            raise V2Error(ECODE_NOT_DIR, child.path, index)
+        curr = child
+    return curr
 
 
 def _by_key(n: NodeExtern) -> str:

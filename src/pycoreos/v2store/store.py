@@ -23,11 +23,10 @@ import msgspec
 
 from pycoreos._clock import Clock
 from pycoreos.v2store import node as _node
-from pycoreos.v2store._gojson import clean_path, join_path, split_path
+from pycoreos.v2store._gojson import clean_path, split_path
 from pycoreos.v2store.errors import (
     ECODE_KEY_NOT_FOUND,
     ECODE_NODE_EXIST,
-    ECODE_NOT_DIR,
     ECODE_NOT_FILE,
     ECODE_ROOT_RONLY,
     ECODE_TEST_FAILED,
@@ -45,7 +44,7 @@ from pycoreos.v2store.event import (
     Event,
     NodeExtern,
 )
-from pycoreos.v2store.node import Node
+from pycoreos.v2store.node import Node, find_node, make_dirs
 from pycoreos.v2store.snapshot import (
     HistoryRecord,
     StoreState,
@@ -212,9 +211,7 @@ class Store:
         e = self._internal_create(node_path, dir, value, False, True, expire.expire_time, SET)
         if expire.refresh:
             e = msgspec.structs.replace(e, refresh=True)
-            self._hub.add(e)
-        else:
-            self._hub.notify(e)
+        self._publish(e)
         return e
 
     def update(self, node_path: str, new_value: str, expire: TTLOptionSet = PERMANENT) -> Event:
@@ -472,43 +469,11 @@ class Store:
             self._hub.notify(e)
 
     def _deleted_callback(self, e: Event) -> Callable[[str], None]:
-        hub = self._hub
-
-        def callback(path: str) -> None:
-            hub.notify_watchers(e, path, True)
-
-        return callback
+        # Watchers on every removed node get the event (deleted=True forces delivery).
+        return lambda path: self._hub.notify_watchers(e, path, True)
 
     def _internal_get(self, node_path: str) -> Node:
-        node_path = clean_path("/" + node_path)
-        curr = self._root
-        for name in node_path.split("/")[1:]:
-            if not name:
-                break
-            children = curr.children
-            if children is None:
-                raise V2Error(ECODE_NOT_DIR, curr.path, self._index)
-            child = children.get(name)
-            if child is None:
-                raise V2Error(ECODE_KEY_NOT_FOUND, join_path(curr.path, name), self._index)
-            curr = child
-        return curr
-
-    def _walk_create_dirs(self, dir_name: str) -> Node:
-        # etcd's walk with checkDir: create missing directories at the next index.
-        curr = self._root
-        for name in dir_name.split("/")[1:]:
-            if not name:
-                break
-            assert curr.children is not None
-            child = curr.children.get(name)
-            if child is None:
-                child = Node(join_path(curr.path, name), self._index + 1, curr, None, is_dir=True)
-                curr.children[name] = child
-            elif not child.is_dir:
-                raise V2Error(ECODE_NOT_DIR, child.path, self._index)
-            curr = child
-        return curr
+        return find_node(self._root, clean_path("/" + node_path), self._index)
 
     def _internal_create(
         self,
@@ -530,7 +495,7 @@ class Store:
             expire_time = None
         dir_name, node_name = split_path(node_path)
         try:
-            d = self._walk_create_dirs(dir_name)
+            d = make_dirs(self._root, dir_name, self._index)
         except V2Error:
             # etcd counts a set failure here whatever the action (a Create is counted twice).
             self.stats.sets_fail += 1
