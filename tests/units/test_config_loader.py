@@ -57,7 +57,7 @@ def test_service_defaults_and_values() -> None:
     assert s.restart is RestartPolicy.ON_FAILURE
     assert s.restart_sec == 0.25
     assert s.timeout_stop_sec == 90
-    assert s.timeout_start_sec == 90
+    assert s.timeout_start_sec == INFINITY  # oneshot: no start timeout by default
     assert s.kill_mode is KillMode.MIXED
     assert s.kill_signal == signal.SIGINT
     assert s.success_exit_status == {3}

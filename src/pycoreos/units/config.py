@@ -320,7 +320,11 @@ def _service(b: _Builder) -> ServiceConfig:
         wd_value = wd_value[1:]
     ok_codes, ok_sigs = _exit_statuses(b, "SuccessExitStatus")
     prevent, _ = _exit_statuses(b, "RestartPreventExitStatus")
+    # Type=oneshot has no start timeout unless one is configured (systemd.service(5)).
     timeout = b.convert("Service", "TimeoutSec", parse_timespan, 90.0)
+    start_default = INFINITY if stype == ServiceType.ONESHOT else timeout
+    if b.uf.last("Service", "TimeoutSec") is not None:
+        start_default = timeout
     kill_signal = b.convert("Service", "KillSignal", parse_signal, int(_signal.SIGTERM))
     return ServiceConfig(
         type=stype,
@@ -339,7 +343,7 @@ def _service(b: _Builder) -> ServiceConfig:
         remain_after_exit=b.boolean("Service", "RemainAfterExit", False),
         restart=b.convert("Service", "Restart", RestartPolicy, RestartPolicy.NO),
         restart_sec=b.convert("Service", "RestartSec", parse_timespan, 0.1),
-        timeout_start_sec=b.convert("Service", "TimeoutStartSec", parse_timespan, timeout),
+        timeout_start_sec=b.convert("Service", "TimeoutStartSec", parse_timespan, start_default),
         timeout_stop_sec=b.convert("Service", "TimeoutStopSec", parse_timespan, timeout),
         kill_mode=b.convert("Service", "KillMode", KillMode, KillMode.CONTROL_GROUP),
         kill_signal=kill_signal,
