@@ -11,7 +11,8 @@ from pycoreos.testing.history import parse_jepsen_log
 from pycoreos.testing.linearizability import CheckResult, check
 from pycoreos.testing.models.cas_register import CasRegisterModel
 
-DATA = Path("/work/shared/histories/jepsen-etcd")
+# shared/ sits beside the checkout (in CI too): ../shared from the project root.
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "histories" / "jepsen-etcd"
 LABELS = (
     dict(line.split() for line in (DATA / "labels.txt").read_text().splitlines() if line.strip())
     if (DATA / "labels.txt").exists()
