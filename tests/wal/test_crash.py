@@ -1,0 +1,177 @@
+"""Crash consistency: torn and zeroed tails are repaired to the complete prefix; corruption is not."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pycoreos.raft.types import Entry, HardState
+from pycoreos.testing.sim.disk import SimDisk
+from pycoreos.wal import WAL, CorruptError, CRCMismatchError, WalSnapshot
+from pycoreos.wal.record import RecordType, decode_entry, decode_hard_state, decode_segment
+
+DIR = "/data/member/wal"
+
+
+def make_wal(disk: SimDisk, **kw: int) -> WAL:
+    disk.makedirs("/data/member")
+    return WAL.create(disk, DIR, b"meta", **kw)  # type: ignore[arg-type]
+
+
+def overwrite(disk: SimDisk, path: str, content: bytes) -> None:
+    f = disk.open_file(path)
+    f.truncate(0)
+    f.write_at(0, content)
+    f.fsync()
+    f.close()
+
+
+def read(disk: SimDisk, at: WalSnapshot | None = None) -> tuple[HardState, list[Entry]]:
+    w = WAL.open(disk, DIR, at or WalSnapshot())
+    _, hs, es = w.read_all()
+    w.close()
+    return hs, es
+
+
+def expected_prefix(content: bytes, k: int) -> tuple[HardState, list[Entry]]:
+    """Hard state and entries of the records wholly inside content[:k]."""
+    recs = decode_segment(content, last=True).records
+    hs, es = HardState(), []
+    for i, r in enumerate(recs):
+        end = recs[i + 1].offset if i + 1 < len(recs) else len(content)
+        if end > k:
+            break
+        if r.type is RecordType.ENTRY:
+            es.append(decode_entry(r.data))
+        elif r.type is RecordType.STATE:
+            hs = decode_hard_state(r.data)
+    return hs, es
+
+
+def populated() -> tuple[SimDisk, str, bytes, int]:
+    disk = SimDisk()
+    w = make_wal(disk)
+    for i in range(1, 6):
+        w.save(HardState(1, 1, i - 1), [Entry(1, i, data=b"e" * (i * 3))])
+    mark = w._offset  # the last three saves (several records each) start here
+    w.save(HardState(1, 1, 5), [Entry(1, 6, data=b"six"), Entry(1, 7, data=b"seven!!!")])
+    w.save(None, [Entry(2, 8, data=bytes(range(40)))])
+    w.save(HardState(2, 1, 8), [])
+    name = w.segment_names[-1]
+    w.close()
+    path = f"{DIR}/{name}"
+    return disk, path, disk.read_file(path), mark
+
+
+def test_truncation_at_every_offset_opens_with_exactly_the_complete_prefix() -> None:
+    disk, path, content, mark = populated()
+    for k in range(mark, len(content) + 1):
+        overwrite(disk, path, content[:k])
+        want = expected_prefix(content, k)
+        assert read(disk) == want, k
+        # The repaired WAL appends after the last complete record and reads back.
+        w = WAL.open(disk, DIR, WalSnapshot())
+        _, _, es = w.read_all()
+        nxt = Entry(3, len(es) + 1, data=b"after-repair")
+        w.save(HardState(3, 1, 0), [nxt])
+        w.close()
+        assert read(disk) == (HardState(3, 1, 0), [*want[1], nxt]), k
+
+
+def test_torn_tail_is_kept_as_broken_evidence() -> None:
+    disk, path, content, _ = populated()
+    overwrite(disk, path, content[:-5])
+    read(disk)
+    assert disk.read_file(path + ".broken") == content[:-5]
+    assert len(disk.read_file(path)) < len(content) - 5
+
+
+@pytest.mark.parametrize("zeros", [1, 8, 4096])
+def test_zero_filled_tail_opens_and_appends(zeros: int) -> None:
+    disk, path, content, _ = populated()
+    overwrite(disk, path, content + bytes(zeros))
+    assert read(disk) == expected_prefix(content, len(content))
+    assert disk.read_file(path) == content  # zeros trimmed, nothing else touched
+    assert not disk.exists(path + ".broken")
+
+
+def test_zero_filled_tear_inside_the_last_records() -> None:
+    disk, path, content, mark = populated()
+    for k in range(mark, len(content)):
+        overwrite(disk, path, content[:k] + bytes(len(content) - k + 64))
+        _, es = read(disk)
+        _, want_es = expected_prefix(content, k)
+        # Zero bytes of the last record may survive a tear intact, so allow one more record.
+        assert es[: len(want_es)] == want_es
+        assert len(es) - len(want_es) <= 1, k
+
+
+def test_bit_flip_in_the_middle_is_refused_naming_file_and_offset() -> None:
+    disk, path, content, _ = populated()
+    recs = decode_segment(content, last=True).records
+    victim = next(r for r in recs if r.type is RecordType.ENTRY)
+    disk.flip_bit(path, victim.offset + 20, 1)
+    with pytest.raises(CRCMismatchError) as info:
+        read(disk)
+    msg = str(info.value)
+    assert msg == f"wal: crc mismatch in {path} at offset {victim.offset}"
+    assert info.value.path == path
+    assert info.value.offset == victim.offset
+    # Refusing does not hold the WAL's locks.
+    disk.flip_bit(path, victim.offset + 20, 1)
+    read(disk)
+
+
+def test_corruption_in_an_earlier_segment_is_refused() -> None:
+    disk = SimDisk()
+    w = make_wal(disk, segment_size=1024)
+    for i in range(1, 40):
+        w.save(HardState(1, 1, i), [Entry(1, i, data=b"x" * 50)])
+    names = w.segment_names
+    w.close()
+    first = f"{DIR}/{names[1]}"
+    disk.flip_bit(first, disk.file_size(first) - 30)  # inside its last record
+    with pytest.raises(CorruptError, match=f"in {first} at offset"):
+        read(disk)
+    disk.flip_bit(first, disk.file_size(first) - 30)
+    # A segment whose leading CRC record does not chain from the previous one.
+    second = f"{DIR}/{names[2]}"
+    disk.flip_bit(second, 9)  # the CRC field of its CRC record
+    with pytest.raises(CorruptError, match=f"in {second} at offset 0"):
+        read(disk)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_crashes_keep_every_synced_save(seed: int) -> None:
+    rng = random.Random(seed)
+    disk = SimDisk(rng)
+    w = make_wal(disk, segment_size=rng.choice([512, 2048, 1 << 20]))
+    log: list[Entry] = []
+    synced = 0  # entries acknowledged: the WAL returned from a save with sync=True
+    term = 1
+    for _ in range(60):
+        if rng.random() < 0.15:
+            disk.crash(tear=rng.random() < 0.7, zero_fill=rng.random() < 0.5)
+            w = WAL.open(disk, DIR, WalSnapshot())
+            _, hs, es = w.read_all()
+            assert es == log[: len(es)], f"seed={seed}: recovered entries are not a prefix"
+            assert len(es) >= synced, f"seed={seed}: lost acknowledged entries"
+            # A state record is written after its batch's entries, in the same write.
+            assert hs.commit <= len(es), f"seed={seed}: state survived without its entries"
+            log = es
+            synced = len(es)
+            term += 1
+            continue
+        n = rng.randint(1, 8)
+        batch = [
+            Entry(term, len(log) + 1 + i, data=rng.randbytes(rng.randint(0, 90))) for i in range(n)
+        ]
+        sync = rng.random() < 0.6
+        w.save(HardState(term, 1, len(log)), batch, sync=sync)
+        log += batch
+        if sync:
+            synced = len(log)
+    w.close()
+    _, _, es = WAL.open(disk, DIR, WalSnapshot()).read_all()
+    assert es == log
