@@ -239,9 +239,18 @@ class WAL:
             SnapshotMismatchError: the WAL's marker at the snapshot's index has another term.
             SnapshotNotFoundError: the WAL has no marker for the snapshot.
             MetadataConflictError: two metadata records differ.
+
+        On any error the WAL is closed (its locks released).
         """
         if self._mode is not _Mode.READING:
             raise WalError(f"read_all in state {self._mode.value}", path=self._dir)
+        try:
+            return self._read_all()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_all(self) -> tuple[bytes, HardState, list[Entry]]:
         start = self._start
         metadata: bytes | None = None
         state = HardState()
@@ -440,9 +449,9 @@ class WAL:
     def release_lock_to(self, index: int) -> None:
         """Unlock segments wholly before ``index`` so :func:`purge` may remove them.
 
-        As etcd's ``ReleaseLockTo``: keeps the segment that holds ``index`` and, because an
-        entry at ``index`` may live in the segment before the first one named >= ``index``,
-        also that one. The tail is never released.
+        As etcd's ``ReleaseLockTo``: keeps every segment from the last one named below
+        ``index`` (with locks on segments named 1..6, ``release_lock_to(4)`` releases 1 and 2
+        and keeps 3). The tail is never released.
         """
         segs = self._segments
         smaller = len(segs) - 1
