@@ -135,11 +135,7 @@ class EtcdServer:
     async def start(self) -> None:
         """Start Raft. A lone voter campaigns at once instead of waiting an election timeout."""
         self.node.start()
-        if self._conf_state.voters == (self.member_id,) or (
-            not self._conf_state.voters and len(self.cluster.members) <= 1
-        ):
-            self.node.raw.campaign()
-            self.node.notify()
+        self._maybe_campaign_alone()
         self._schedule_sync()
 
     async def stop(self) -> None:
@@ -302,6 +298,12 @@ class EtcdServer:
         self.node.notify()
         return fut
 
+    def _maybe_campaign_alone(self) -> None:
+        """A lone voter need not wait an election timeout to lead (etcd's tick advance)."""
+        if tuple(self._conf_state.voters) == (self.member_id,) and self.leader_id == 0:
+            self.node.raw.campaign()
+            self.node.notify()
+
     # ------------------------------------------------------------------ raft callbacks
     def _send(self, msgs: Sequence[Message]) -> None:
         if self.send_messages is not None:
@@ -381,6 +383,7 @@ class EtcdServer:
         self._conf_state = self.node.raw.apply_conf_change(cc)
         bootstrap.apply_membership_change(self.store, self.cluster, cc)
         self._conf_waits.trigger(cc.id, None)
+        self._maybe_campaign_alone()
         if cc.type == ConfChangeType.RemoveNode and cc.node_id == self.member_id:
             log.warning("this member was removed from the cluster; shutting down")
             asyncio.get_running_loop().call_soon(self._stopped.set)
