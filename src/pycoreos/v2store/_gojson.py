@@ -27,8 +27,15 @@ def _bf_sub(m: re.Match[bytes]) -> bytes:
     return _BF_REPL[m.group(0)]
 
 
+# One C-level scan decides whether any rewrite is needed (the common case is none); a
+# ``\\b`` false positive only costs the slow path, which is exact.
+_NEEDS_REWRITE = re.compile(rb"[<>&]|\xe2\x80[\xa8\xa9]|\\[bf]")
+
+
 def go_json_escape(data: bytes) -> bytes:
     """Rewrite msgspec JSON output into the exact bytes Go 1.19's ``json.Marshal`` produces."""
+    if _NEEDS_REWRITE.search(data) is None:
+        return data
     for raw, repl in zip(_HTML_BYTES, _HTML_REPL, strict=True):
         if raw in data:
             data = data.replace(raw, repl)

@@ -117,12 +117,17 @@ _ACTION_PREFIX: Final = {
 }
 
 
+_needles: dict[str, bytes] = {}
+
+
 def _trim_keys(data: bytes, trim_prefix: str) -> bytes:
     # ``key`` is always the first field of a node object, and ``"key":"`` can only appear as
     # that field (quotes inside strings are escaped), so the namespace can be stripped with
     # byte replaces. A key reduced to "" is dropped, as Go's omitempty would do.
-    prefix = go_json_escape(_encoder.encode(trim_prefix))[1:-1]
-    needle = b'"key":"' + prefix
+    needle = _needles.get(trim_prefix)
+    if needle is None:
+        needle = b'"key":"' + go_json_escape(_encoder.encode(trim_prefix))[1:-1]
+        _needles[trim_prefix] = needle
     if needle not in data:
         return data
     data = data.replace(needle, b'"key":"')
