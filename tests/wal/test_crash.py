@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from pycoreos.errors import BrokenError
 from pycoreos.raft.types import Entry, HardState
 from pycoreos.testing.sim.disk import SimDisk
 from pycoreos.wal import WAL, CorruptError, CRCMismatchError, WalSnapshot
@@ -175,3 +176,45 @@ def test_random_crashes_keep_every_synced_save(seed: int) -> None:
     w.close()
     _, _, es = WAL.open(disk, DIR, WalSnapshot()).read_all()
     assert es == log
+
+
+def test_crash_in_the_middle_of_a_cut_keeps_every_synced_entry() -> None:
+    class DirSyncFails(SimDisk):
+        fail = False
+
+        def fsync_dir(self, path: str) -> None:
+            if self.fail:
+                raise OSError("injected EIO")
+            super().fsync_dir(path)
+
+    disk = DirSyncFails()
+    w = make_wal(disk, segment_size=1024)
+    saved: list[Entry] = []
+    for i in range(1, 12):
+        e = Entry(1, i, data=b"z" * 60)
+        w.save(HardState(1, 1, i), [e])
+        saved.append(e)
+    disk.fail = True
+    big = [Entry(1, 12 + i, data=b"y" * 100) for i in range(10)]  # forces a cut
+    with pytest.raises(BrokenError, match="cutting segment"):
+        w.save(HardState(1, 1, 12), big)
+    with pytest.raises(BrokenError):  # fail-stop: the WAL refuses further use
+        w.save(None, [Entry(1, 22)])
+    disk.fail = False
+    disk.crash()
+    hs, es = read(disk)
+    # The old tail was fsynced before the cut began, so the big batch survived with it.
+    assert es == saved + big
+    assert hs == HardState(1, 1, 12)
+
+
+def test_write_error_breaks_the_wal() -> None:
+    disk = SimDisk()
+    w = make_wal(disk)
+    w.save(HardState(1, 1, 0), [Entry(1, 1)])
+    assert w._tail is not None
+    w._tail.close()  # the handle goes bad under the WAL (EBADF on the next write)
+    with pytest.raises(BrokenError, match="write failed"):
+        w.save(None, [Entry(1, 2)])
+    with pytest.raises(BrokenError):
+        w.sync()

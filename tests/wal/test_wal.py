@@ -325,3 +325,49 @@ def test_create_is_atomic_under_crash() -> None:
     _, md, _, _ = reopen(good, "/m/wal")
     assert md == b"m"
     del good_wal
+
+
+def test_create_refuses_a_non_empty_directory_but_reuses_an_empty_one() -> None:
+    disk = SimDisk()
+    disk.makedirs("/m/wal")
+    WAL.create(disk, "/m/wal", b"m").close()  # empty leftover directory: fine
+    disk.makedirs("/n/wal")
+    disk.open_file("/n/wal/notes.txt", create=True).close()
+    with pytest.raises(WalExistsError):
+        WAL.create(disk, "/n/wal", b"m")
+    assert disk.list_dir("/n/wal") == ["notes.txt"]
+
+
+def test_read_only_open_neither_locks_nor_repairs() -> None:
+    disk = SimDisk()
+    disk.makedirs("/m")
+    w = WAL.create(disk, "/m/wal", b"m")
+    w.save(HardState(1, 1, 1), ents(1, 2))
+    path = f"/m/wal/{w.segment_names[-1]}"
+    size = disk.file_size(path)
+    disk.truncate(path, size - 3)  # torn tail
+    r = WAL.open(disk, "/m/wal", WalSnapshot(), read_only=True)  # while w holds the locks
+    md, hs, es = r.read_all()
+    assert (md, hs, es) == (b"m", HardState(), ents(1, 2))  # the state record was torn
+    assert disk.file_size(path) == size - 3
+    with pytest.raises(ClosedError):
+        r.save(None, ents(3, 3))
+    w.close()
+
+
+@pytest.mark.parametrize(
+    "module", ["pycoreos.wal", "pycoreos.snap", "pycoreos.storage", "pycoreos.wal.record"]
+)
+def test_exported_names(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    public = {
+        n
+        for n, v in vars(mod).items()
+        if not n.startswith("_")
+        and getattr(v, "__module__", module).startswith(module)
+        and not isinstance(v, type(importlib))
+    }
+    assert set(mod.__all__) >= public - {"annotations"}
+    assert all(hasattr(mod, n) for n in mod.__all__)

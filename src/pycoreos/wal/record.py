@@ -45,6 +45,7 @@ from pycoreos.wal.errors import CorruptError, CRCMismatchError, TornWriteError
 
 __all__ = [
     "HEADER_SIZE",
+    "SECTOR_SIZE",
     "Encoder",
     "Record",
     "RecordType",

@@ -130,9 +130,9 @@ class WAL:
         no WAL or a complete one.
 
         Raises:
-            WalExistsError: ``dirpath`` already holds a WAL.
+            WalExistsError: ``dirpath`` exists and is not an empty directory.
         """
-        if cls.exists(disk, dirpath):
+        if disk.exists(dirpath) and (not disk.is_dir(dirpath) or disk.list_dir(dirpath)):
             raise WalExistsError("file already exists", path=dirpath)
         tmp = dirpath + ".tmp"
         disk.remove_tree(tmp)
@@ -156,7 +156,7 @@ class WAL:
             f.close()
         disk.fsync_dir(tmp)
         if disk.exists(dirpath):
-            disk.remove_tree(dirpath)  # an empty leftover; rename cannot replace a dir with files
+            disk.remove_tree(dirpath)  # an empty directory (checked above)
         disk.rename(tmp, dirpath)
         disk.fsync_dir(posixpath.dirname(dirpath) or ".")
         path = posixpath.join(dirpath, name)
