@@ -102,9 +102,17 @@ class Storage(Protocol):
 class MemoryStorage:
     """In-memory ``Storage``, filled by the driver (from WAL at boot, then per Ready)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, conf_state: ConfState | None = None) -> None:
+        """Create an empty storage.
+
+        Args:
+            conf_state: initial membership (as if held by an index-0 snapshot). Tests and
+                tools use it to start a cluster without bootstrap entries.
+        """
         self._hard_state = HardState()
         self._snapshot = Snapshot()
+        if conf_state is not None:
+            self._snapshot = Snapshot(metadata=SnapshotMetadata(conf_state=conf_state))
         self._ents: list[Entry] = [Entry(term=0, index=0)]
 
     # -- Storage protocol -------------------------------------------------------------

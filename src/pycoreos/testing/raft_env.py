@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from pycoreos.raft import (
+    NO_LIMIT,
     Config,
     ConfState,
     Entry,
@@ -30,11 +31,13 @@ from pycoreos.raft import (
     PeerNotFoundError,
     ProposalDroppedError,
     RawNode,
+    ReadOnlyOption,
     ReadState,
     SnapshotStatus,
     StateType,
     decode_conf_change,
 )
+from pycoreos.raft.core import Raft
 from pycoreos.raft.describe import describe_message
 
 MsgHook = Callable[[Message], bool]
@@ -294,3 +297,142 @@ class RaftNetwork:
     def state(self, nid: int) -> StateType:
         """Role of ``nid``."""
         return self.nodes[nid].raft_state
+
+
+# -- Raft-level helpers (pure step tests, etcd-io/raft raft_test.go style) -----------------
+
+
+def new_test_raft(
+    node_id: int,
+    peers: Sequence[int],
+    *,
+    election: int = 10,
+    heartbeat: int = 1,
+    storage: MemoryStorage | None = None,
+    seed: int = 0,
+    learners: Sequence[int] = (),
+    pre_vote: bool = False,
+    check_quorum: bool = False,
+    max_size_per_msg: int = NO_LIMIT,
+    max_inflight_msgs: int = 256,
+    max_uncommitted_entries_size: int = 0,
+    read_only_option: ReadOnlyOption = ReadOnlyOption.SAFE,
+) -> Raft:
+    """A bare ``Raft`` over a storage whose membership is ``peers`` (+ ``learners``)."""
+    st = storage or MemoryStorage()
+    if not st.snapshot().metadata.conf_state.voters:
+        st = _with_conf_state(st, ConfState(voters=tuple(peers), learners=tuple(learners)))
+    cfg = Config(
+        id=node_id,
+        election_tick=election,
+        heartbeat_tick=heartbeat,
+        pre_vote=pre_vote,
+        check_quorum=check_quorum,
+        max_size_per_msg=max_size_per_msg,
+        max_inflight_msgs=max_inflight_msgs,
+        max_uncommitted_entries_size=max_uncommitted_entries_size,
+        read_only_option=read_only_option,
+    )
+    return Raft(cfg, st, rng=random.Random(seed * 1000 + node_id))
+
+
+def _with_conf_state(st: MemoryStorage, cs: ConfState) -> MemoryStorage:
+    fresh = MemoryStorage(conf_state=cs)
+    hs, _ = st.initial_state()
+    fresh.set_hard_state(hs)
+    if st.last_index() > 0:
+        fresh.append(st.entries(st.first_index(), st.last_index() + 1, 1 << 62))
+    return fresh
+
+
+def storage_with(peers: Sequence[int], entries: Sequence[Entry] = ()) -> MemoryStorage:
+    """A storage with membership ``peers`` holding ``entries``."""
+    st = MemoryStorage(conf_state=ConfState(voters=tuple(peers)))
+    st.append(list(entries))
+    return st
+
+
+def read_messages(r: Raft) -> list[Message]:
+    """Take ``r``'s outbox."""
+    msgs, r.msgs = r.msgs, []
+    return msgs
+
+
+def persist(r: Raft) -> None:
+    """Play the driver: persist the unstable snapshot/entries, then ack (``stable_to``)."""
+    st = r.raft_log.storage
+    if not isinstance(st, MemoryStorage):
+        raise TypeError("persist() needs a MemoryStorage")
+    snap = r.raft_log.unstable.snapshot
+    if snap is not None:
+        st.apply_snapshot(snap)
+        r.raft_log.stable_snap_to(snap.metadata.index)
+    ents = r.raft_log.unstable_entries()
+    if ents:
+        st.append(ents)
+        r.stable_to(ents[-1].index, ents[-1].term)
+
+
+def next_committed(r: Raft) -> tuple[Entry, ...]:
+    """Persist, then return and mark applied the committed-but-unapplied entries."""
+    persist(r)
+    ents = r.raft_log.next_ents()
+    if ents:
+        r.raft_log.applied_to(ents[-1].index)
+    return ents
+
+
+def accept_and_reply(m: Message) -> Message:
+    """The follower's successful MsgAppResp to MsgApp ``m``."""
+    return Message(
+        type=MessageType.MsgAppResp,
+        from_=m.to,
+        to=m.from_,
+        term=m.term,
+        index=m.index + len(m.entries),
+    )
+
+
+class RaftNet:
+    """Bare ``Raft`` peers exchanging messages synchronously (``None`` peers drop all).
+
+    ``send`` delivers until no message is left; after each step the receiver persists
+    (so leaders self-acknowledge), as etcd-io/raft's test ``network`` does.
+    """
+
+    def __init__(self, peers: dict[int, Raft | None]) -> None:
+        self.peers = peers
+        self.dropped: set[tuple[int, int]] = set()
+        self.ignored: set[MessageType] = set()
+
+    def cut(self, a: int, b: int) -> None:
+        """Drop messages between ``a`` and ``b``."""
+        self.dropped |= {(a, b), (b, a)}
+
+    def isolate(self, nid: int) -> None:
+        """Drop every message to or from ``nid``."""
+        for other in self.peers:
+            if other != nid:
+                self.cut(nid, other)
+
+    def recover(self) -> None:
+        """Heal every fault."""
+        self.dropped.clear()
+        self.ignored.clear()
+
+    def send(self, *msgs: Message) -> None:
+        """Deliver ``msgs`` and everything they cause."""
+        queue = deque(msgs)
+        while queue:
+            m = queue.popleft()
+            p = self.peers.get(m.to)
+            if p is None:
+                continue
+            try:
+                p.step(m)
+            except ProposalDroppedError:
+                pass
+            persist(p)
+            for out in read_messages(p):
+                if (out.from_, out.to) not in self.dropped and out.type not in self.ignored:
+                    queue.append(out)
