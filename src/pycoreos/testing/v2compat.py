@@ -90,10 +90,13 @@ class Watch:
 
     The runner waits until the response headers arrive (etcd flushes them as soon as the watcher
     is registered) or ``grace`` seconds pass, so the next write cannot race the registration.
+    With ``stream_events`` > 0 (a ``stream=true`` watch) the body is read as that many
+    newline-terminated events, recorded as a JSON list, and the connection is then closed.
     """
 
     request: Request
     grace: float = 1.0
+    stream_events: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,10 +200,11 @@ def raw(name: str, method: str, path: str, mode: Mode = "exact", **query: str) -
     return Request(name=name, method=method, path=path, query=_p(**query), mode=mode)
 
 
-def watch(name: str, path: str, **query: str) -> Watch:
-    """A background ``GET path?wait=true&...`` on key ``path``."""
+def watch(name: str, path: str, *, stream_events: int = 0, **query: str) -> Watch:
+    """A background ``GET path?wait=true&...`` on key ``path`` (see :class:`Watch`)."""
     params = (("wait", "true"), *_p(**query))
-    return Watch(request=Request(name=name, method="GET", path=key(path), query=params))
+    req = Request(name=name, method="GET", path=key(path), query=params)
+    return Watch(request=req, stream_events=stream_events)
 
 
 SCRIPT: tuple[Step, ...] = (
@@ -346,6 +350,12 @@ SCRIPT: tuple[Step, ...] = (
     put("refresh_no_notify", "/rn", refresh="true", ttl="300", prevExist="true"),
     put("refresh_then_write", "/rn", value="after"),
     Join(name="watch_refresh"),
+    watch("watch_stream", "/st", stream_events=3, stream="true", recursive="true"),
+    put("stream_1", "/st/a", value="1"),
+    put("stream_hidden", "/st/_h", value="h"),
+    put("stream_2", "/st/a", value="2"),
+    delete("stream_3", "/st/a"),
+    Join(name="watch_stream"),
     Bulk(name="bulk", path="/bulk", count=1005),
     get("watch_cleared", "/foo", wait="true", waitIndex="{set_new}"),
     get("watch_after_bulk", "/bulk", wait="true", waitIndex="{bulk}"),
@@ -441,9 +451,10 @@ def _request_parts(req: Request, rec: Recording) -> tuple[str, bytes | None, dic
 class _Background:
     """A watch running in a thread; ``headers`` is set once the response headers arrived."""
 
-    def __init__(self, base_url: str, path: str, timeout: float) -> None:
+    def __init__(self, base_url: str, path: str, timeout: float, stream_events: int = 0) -> None:
         self.headers = threading.Event()
         self.result: Result | None = None
+        self._stream_events = stream_events
         url = urllib.parse.urlsplit(base_url)
         self._conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
         self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
@@ -454,7 +465,15 @@ class _Background:
             self._conn.request("GET", path)
             resp = self._conn.getresponse()
             self.headers.set()
-            self.result = _result(resp, resp.read())
+            if self._stream_events and resp.status == 200:
+                # A stream never ends by itself: read the wanted events, then hang up.
+                lines = [resp.readline() for _ in range(self._stream_events)]
+                events = [_parse_body(line.strip()) for line in lines]
+                self.result = Result(
+                    status=resp.status, headers=_result(resp, b"").headers, body=events
+                )
+            else:
+                self.result = _result(resp, resp.read())
         except (OSError, http.client.HTTPException) as exc:
             self.result = Result(status=0, headers={}, body=None, error=type(exc).__name__)
         finally:
@@ -518,9 +537,9 @@ def run_script(
                     rec.results[step.name] = exchange(
                         base_url, step.method, path, body=body, headers=headers, conn=conn
                     )
-                case Watch(request=req, grace=grace):
+                case Watch(request=req, grace=grace, stream_events=n):
                     path, _, _ = _request_parts(req, rec)
-                    bg = _Background(base_url, path, timeout)
+                    bg = _Background(base_url, path, timeout, n)
                     bg.headers.wait(grace)
                     pending[req.name] = bg
                 case Join(name=name, timeout=join_timeout):
