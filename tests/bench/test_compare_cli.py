@@ -121,3 +121,15 @@ def test_cli_table_knows_the_subcommand() -> None:
     from pycoreos.cli.main import SUBCOMMANDS
 
     assert SUBCOMMANDS["benchmark"][0] == "pycoreos.cli.benchmark"
+
+
+def test_print_wrk_shows_runnable_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = benchmark.main(
+        ["v2-quorum-get", "--endpoints", "http://127.0.0.1:9", "--clients", "4", "--print-wrk"]
+    )
+    assert rc == benchmark.EXIT_OK
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(("wrk ", "/usr/bin/wrk "))
+    assert " -c4 " in line
+    assert "http://127.0.0.1:9 method=GET" in line
+    assert "'suffix=?quorum=true'" in line

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=10, help="per-request timeout in seconds")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write numbers here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--print-wrk",
+        action="store_true",
+        help="print the wrk command lines instead of running (no preload)",
+    )
     p.add_argument("--kinds", default="real,ours", help="compare: members to run, in order")
     p.add_argument("--work-dir", type=Path, default=None, help="compare: keep data/logs here")
     return p
@@ -98,6 +103,15 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+    if args.print_wrk:
+        import shlex
+
+        from pycoreos.bench.wrk import plan
+
+        for job in plan(config):
+            print(shlex.join(job.argv))
+        return EXIT_OK
 
     from pycoreos.bench.progress import run_with_progress
     from pycoreos.bench.report import format_report, to_json
