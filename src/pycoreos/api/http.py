@@ -46,6 +46,7 @@ _REASONS = {
     412: b"Precondition Failed",
     413: b"Request Entity Too Large",
     415: b"Unsupported Media Type",
+    431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     503: b"Service Unavailable",
 }
@@ -124,6 +125,22 @@ class StreamResponse:
             on_finish()
 
 
+# Go's http.Server default: 1 MiB of request line + headers, plus its 4096-byte slack.
+MAX_HEADER_BYTES = (1 << 20) + 4096
+
+_HEADERS_TOO_LARGE = Response(
+    431,
+    b"431 Request Header Fields Too Large",
+    [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")],
+)
+
+# Methods llhttp parses (anything else is masked, see HttpProtocol._mask_unknown_method).
+_KNOWN_METHODS = frozenset(
+    b"DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+    b"SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+    b"SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE".split()
+)
+
 HandlerResult = Union[Response, "asyncio.Future[Response]", StreamResponse]
 Handler = Callable[[Request], HandlerResult]
 
@@ -186,6 +203,10 @@ class HttpProtocol(asyncio.Protocol):
         self._closed = False
         self._peer = ""
         self._body_too_large = False
+        self._head_too_large = False
+        self._head_bytes = 0
+        self._in_message = False
+        self._method_override: str | None = None
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -206,28 +227,63 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        if not self._in_message:
+            data = self._mask_unknown_method(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
-            # httptools wraps exceptions raised by our callbacks; the flag tells them apart.
+            # httptools wraps exceptions raised by our callbacks; flags tell them apart.
             if self._body_too_large:
                 self._reply_and_close(self._too_large)
+            elif self._head_too_large:
+                self._reply_and_close(_HEADERS_TOO_LARGE)
             else:
                 self._fail(400)
-        except httptools.HttpParserUpgrade:
-            self._fail(400)
+        except httptools.HttpParserUpgrade as upgrade:
+            # CONNECT (or an Upgrade request) was parsed and answered like any other request
+            # (we never upgrade). llhttp stops there; Go's server keeps the connection, so
+            # continue with a fresh parser on the bytes after that request.
+            offset = int(upgrade.args[0]) if upgrade.args else len(data)
+            self._parser = httptools.HttpRequestParser(self)
+            self._in_message = False
+            if offset < len(data):
+                self.data_received(data[offset:])
+
+    def _mask_unknown_method(self, data: bytes) -> bytes:
+        # llhttp rejects methods it does not know (e.g. "FOO") as a parse error, while Go
+        # hands them to the handler, which answers 405. Substitute a known method that no
+        # route accepts and remember the real one for the handler.
+        self._method_override = None
+        sp = data.find(b" ", 0, 32)
+        if sp <= 0:
+            return data
+        token = data[:sp]
+        if token in _KNOWN_METHODS or not token.isalpha() or not token.isupper():
+            return data
+        self._method_override = token.decode("latin-1")
+        return b"PURGE" + data[sp:]
 
     # -- httptools callbacks
     def on_message_begin(self) -> None:
+        self._in_message = True
+        self._head_bytes = 0
         self._url = b""
         self._headers = {}
         self._body = []
         self._body_len = 0
 
     def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
         self._url += url
 
+    def _count_head(self, n: int) -> None:
+        self._head_bytes += n
+        if self._head_bytes > MAX_HEADER_BYTES:
+            self._head_too_large = True
+            raise _BodyTooLargeError
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if key == "content-length" and text.isdigit() and int(text) > self._max_body:
@@ -243,9 +299,11 @@ class HttpProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
         url = self._url.decode("latin-1")
         path, _, query = url.partition("?")
-        method = self._parser.get_method().decode("latin-1")
+        method = self._method_override or self._parser.get_method().decode("latin-1")
+        self._method_override = None
         req = Request(method, path, query, self._headers, b"".join(self._body), self._peer)
         slot = _Slot(self._parser.should_keep_alive())
         self._slots.append(slot)

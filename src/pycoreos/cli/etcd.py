@@ -37,9 +37,9 @@ async def serve(argv: Sequence[str]) -> int:
     too_large = Response(
         413, b"http: request body too large\n", [("Content-Type", "text/plain; charset=utf-8")]
     )
-    # etcd accepts bodies up to max-request-bytes plus gRPC overhead; v2 bodies beyond
-    # that are refused before they reach the store.
-    max_body = cfg.max_request_bytes + 512 * 1024
+    # The v2 API's own limit is Go's 10 MiB form limit (answered as error 210 by the keys
+    # handler); this hard cap only protects the member's memory from absurd bodies.
+    max_body = 32 << 20
     loop = asyncio.get_running_loop()
     servers = []
     for url in cfg.listen_client_urls:

@@ -383,7 +383,6 @@ class EtcdServer:
         self._conf_state = self.node.raw.apply_conf_change(cc)
         bootstrap.apply_membership_change(self.store, self.cluster, cc)
         self._conf_waits.trigger(cc.id, None)
-        self._maybe_campaign_alone()
         if cc.type == ConfChangeType.RemoveNode and cc.node_id == self.member_id:
             log.warning("this member was removed from the cluster; shutting down")
             asyncio.get_running_loop().call_soon(self._stopped.set)
@@ -391,7 +390,9 @@ class EtcdServer:
     def _after_advance(self) -> None:
         status = self.node.raw.status()
         self.term = status.hard_state.term
-        if self.is_leader() or self.leader_id:
+        if self.leader_id == 0:
+            self._maybe_campaign_alone()
+        elif self.is_leader() or self.leader_id:
             self._maybe_publish()
         if self.applied_index - self._snapshot_index >= self.cfg.snapshot_count:
             self._snapshot()

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 _HEX = "0123456789abcdefABCDEF"
 
+# Go's ParseForm reads at most 10 MiB of a form body ("http: POST too large" beyond). etcd's
+# v2 API has no other limit: the real etcd 3.4 stores a 2 MiB value.
+MAX_FORM_BYTES = 10 << 20
+
 
 class FormError(ValueError):
     """A malformed query or body; ``str()`` is Go's error text."""
@@ -71,6 +75,8 @@ def parse_form(
     if method in ("POST", "PUT", "PATCH"):
         ct = content_type.split(";", 1)[0].strip().lower()
         if ct == "application/x-www-form-urlencoded":
+            if len(body) > MAX_FORM_BYTES:
+                return form, FormError("http: POST too large")
             err = parse_query(body.decode("latin-1"), form)
     qerr = parse_query(query, form)
     return form, err or qerr

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from pycoreos.api.http import Request, Response, StreamResponse
-from pycoreos.api.v2http.form import FormError, clean_path, parse_form, unescape
+from pycoreos.api.v2http.form import clean_path, parse_form
 from pycoreos.server.config import parse_bool
 from pycoreos.server.errors import ServerError
 from pycoreos.server.requests import V2Request
@@ -163,10 +165,7 @@ class KeysHandler:
             )
         hdr = self._cluster_hdr()
         server = self._server
-        try:
-            raw_path = unescape(req.path, query=False)
-        except FormError:
-            return Response(400, b"400 Bad Request", [("Content-Type", "text/plain")])
+        raw_path = req.path  # already decoded by the router
         try:
             v2req, no_value = parse_key_request(
                 req, raw_path, int(server.clock.wall() * 1e9), server.next_request_id()
@@ -261,6 +260,10 @@ class KeysHandler:
         if no_value and event.action in ("set", "compareAndSwap", "create", "update"):
             body = b'{"action":"%s"}\n' % event.action.encode()
         else:
+            if event.refresh:
+                # etcd trims the namespace from a *clone* of the event, and Event.Clone does
+                # not copy Refresh: the real etcd never sends "refresh":true to clients.
+                event = msgspec.structs.replace(event, refresh=False)
             body = encode_event(event, KEYS_NAMESPACE) + b"\n"
         return Response(
             201 if created else 200,

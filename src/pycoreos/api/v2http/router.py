@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from pycoreos import ETCD_SERVER_VERSION
 from pycoreos.api.http import Request, Response, StreamResponse
-from pycoreos.api.v2http.form import mux_clean_path
+from pycoreos.api.v2http.form import FormError, mux_clean_path, unescape
 from pycoreos.api.v2http.keys import KEYS_PREFIX, KeysHandler
 from pycoreos.api.v2http.members import MembersHandler
 from pycoreos.server.membership import id_hex
@@ -55,14 +56,22 @@ class Router:
         self.members = MembersHandler(server)
 
     def __call__(self, req: Request) -> Response | asyncio.Future[Response] | StreamResponse:
-        path = req.path
+        # Go routes on the decoded path (r.URL.Path); a bad escape never reaches a handler.
+        try:
+            path = req.path = unescape(req.path, query=False)
+        except FormError:
+            return Response(
+                400,
+                b"400 Bad Request",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")],
+            )
+        if req.method == "OPTIONS":  # etcd's CORS handler answers preflights itself
+            return Response(200, b"")
         if path.startswith(KEYS_PREFIX + "/") or path == KEYS_PREFIX:
             clean = mux_clean_path(path)
             if clean != path:
                 return self._redirect(req, clean)
             return self.keys.handle(req)
-        if req.method == "OPTIONS":
-            return Response(200, b"")
         clean = mux_clean_path(path)
         if clean != path:
             return self._redirect(req, clean)
@@ -86,6 +95,7 @@ class Router:
 
     @staticmethod
     def _redirect(req: Request, location: str) -> Response:
+        location = quote(location, safe="/:@!$&'()*+,;=-._~")
         if req.query:
             location += "?" + req.query
         body = b""
