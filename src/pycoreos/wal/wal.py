@@ -34,9 +34,7 @@ from pycoreos.raft.types import Entry, HardState
 from pycoreos.storage.disk import Disk, DiskFile, FileLock, LockedError
 from pycoreos.wal.errors import (
     CorruptError,
-    MetadataConflictError,
     SegmentNotFoundError,
-    SnapshotMismatchError,
     SnapshotNotFoundError,
     TornWriteError,
     WalError,
@@ -48,7 +46,6 @@ from pycoreos.wal.record import (
     SegmentScan,
     Tail,
     WalSnapshot,
-    decode_entry,
     decode_hard_state,
     decode_segment,
     decode_snapshot,
@@ -56,6 +53,7 @@ from pycoreos.wal.record import (
     encode_snapshot,
 )
 from pycoreos.wal.repair import repair_tail
+from pycoreos.wal.replay import Replay
 from pycoreos.wal.segment import (
     is_valid_sequence,
     parse_segment_name,
@@ -251,67 +249,30 @@ class WAL:
             raise
 
     def _read_all(self) -> tuple[bytes, HardState, list[Entry]]:
-        start = self._start
-        metadata: bytes | None = None
-        state = HardState()
-        ents: list[Entry] = []
-        match = False
+        replay = Replay(self._start)
         last: SegmentScan | None = None
         for path, scan in _scan(self._disk, self._dir, [s.name for s in self._segments]):
             last = scan
             for rec in scan.records:
-                t = rec.type
-                try:
-                    if t is RecordType.ENTRY:
-                        e = decode_entry(rec.data)
-                        if e.index > start.index:
-                            up = e.index - start.index - 1
-                            if up > len(ents):
-                                raise CorruptError(
-                                    f"entry index {e.index} leaves a gap after {start.index + len(ents)}",
-                                    path=path,
-                                    offset=rec.offset,
-                                )
-                            del ents[up:]
-                            ents.append(e)
-                        self._enti = e.index
-                    elif t is RecordType.STATE:
-                        state = decode_hard_state(rec.data)
-                    elif t is RecordType.METADATA:
-                        if metadata is not None and metadata != rec.data:
-                            raise MetadataConflictError(
-                                "conflicting metadata found", path=path, offset=rec.offset
-                            )
-                        metadata = rec.data
-                    elif t is RecordType.SNAPSHOT:
-                        snap = decode_snapshot(rec.data)
-                        if snap.index == start.index:
-                            if snap.term != start.term:
-                                raise SnapshotMismatchError(
-                                    f"snapshot mismatch (index {snap.index}: term {snap.term}, "
-                                    f"want {start.term})",
-                                    path=path,
-                                    offset=rec.offset,
-                                )
-                            match = True
-                except ValueError as exc:
-                    raise CorruptError(str(exc), path=path, offset=rec.offset) from exc
+                replay.apply(rec, path)
         assert last is not None  # _select returns at least one segment
         tail_path = posixpath.join(self._dir, self._segments[-1].name)
         if not last.records:
             raise TornWriteError("last segment lost its header records", path=tail_path, offset=0)
-        if not match:
+        if not replay.matched:
+            start = self._start
             raise SnapshotNotFoundError(
                 f"snapshot not found (index {start.index}, term {start.term})", path=self._dir
             )
-        self._metadata = metadata or b""
-        self._state = state
+        self._metadata = replay.metadata or b""
+        self._state = replay.state
+        self._enti = replay.last_index
         if self._read_only:
             self._mode = _Mode.CLOSED
-            return self._metadata, state, ents
-        self._open_tail(tail_path, last)
-        self._mode = _Mode.APPENDING
-        return self._metadata, state, ents
+        else:
+            self._open_tail(tail_path, last)
+            self._mode = _Mode.APPENDING
+        return self._metadata, replay.state, replay.entries
 
     def _open_tail(self, path: str, scan: SegmentScan) -> None:
         size = self._disk.file_size(path)
