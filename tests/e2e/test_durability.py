@@ -32,6 +32,19 @@ def _writer(
     attempted: list[tuple[str, str]],
 ) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        _write_until_stopped(conn, client, stop, acked, attempted)
+    finally:
+        conn.close()
+
+
+def _write_until_stopped(
+    conn: http.client.HTTPConnection,
+    client: int,
+    stop: threading.Event,
+    acked: list[tuple[str, str]],
+    attempted: list[tuple[str, str]],
+) -> None:
     i = 0
     while not stop.is_set():
         key, value = f"/load/c{client}/k{i}", f"v{client}-{i}"
@@ -81,6 +94,7 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", member.client_port, timeout=10)
         conn.request("GET", "/v2/keys/load?recursive=true")
         body = json.loads(conn.getresponse().read())
+        conn.close()
         found: dict[str, str] = {}
         for cdir in body["node"].get("nodes", []):
             for node in cdir.get("nodes", []):
