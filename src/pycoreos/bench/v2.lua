@@ -21,8 +21,9 @@
 -- --total strategy: wrk's main thread always sleeps for -d, so Python runs wrk with a long
 -- -d, and each thread counts its request() calls. Call number quota+conns happens right after
 -- the quota-th response completed (each connection's first call precedes any response and
--- every later call follows one), so the thread stops there with exactly `quota` responses
--- recorded, prints "@pcb stopped", and Python sends SIGINT once every thread has stopped.
+-- every later call follows one), so the thread stops there with `quota` responses recorded
+-- (plus any that complete in the same event-loop pass, at most one per other connection),
+-- prints "@pcb stopped", and Python sends SIGINT once every thread has stopped.
 -- The time span comes from CLOCK_MONOTONIC stamps taken in request() (first call, stop),
 -- not from wrk's own runtime, which includes the SIGINT round trip.
 --
@@ -106,7 +107,9 @@ function init(args)
       headers["Content-Type"] = "application/x-www-form-urlencoded"
    end
    -- Globals (not locals) so that done() can read them through thread:get().
-   calls = 0
+   -- wrk calls request() once on the first thread before the run, only to check that the
+   -- request parses (script_verify_request); that call is never sent, so it does not count.
+   calls = (tid == 0) and -1 or 0
    stopped = false
    t_first = nil
    t_stop = nil
