@@ -72,6 +72,7 @@ class Request:
         body: raw body bytes, sent as is.
         headers: extra request headers.
         mode: ``exact`` (normalised values), ``shape`` (keys and value types) or ``status``.
+        fresh_connection: send on a new connection instead of the runner's kept-alive one.
     """
 
     name: str
@@ -82,6 +83,7 @@ class Request:
     body: bytes | None = None
     headers: Params = ()
     mode: Mode = "exact"
+    fresh_connection: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -535,8 +537,9 @@ def run_script(
                 case Request():
                     path, body, headers = _request_parts(step, rec)
                     rec.results[step.name] = exchange(
-                        base_url, step.method, path, body=body, headers=headers, conn=conn
-                    )
+                        base_url, step.method, path, body=body, headers=headers,
+                        conn=None if step.fresh_connection else conn, timeout=timeout,
+                    )  # fmt: skip
                 case Watch(request=req, grace=grace, stream_events=n):
                     path, _, _ = _request_parts(req, rec)
                     bg = _Background(base_url, path, timeout, n)
