@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 
 import pytest
 
 from pycoreos.errors import BrokenError
 from pycoreos.raft.types import Entry, HardState
+from pycoreos.storage import RealDisk
 from pycoreos.testing.sim.disk import SimDisk
 from pycoreos.wal import WAL, CorruptError, CRCMismatchError, WalSnapshot
 from pycoreos.wal.record import RecordType, decode_entry, decode_hard_state, decode_segment
@@ -218,3 +221,24 @@ def test_write_error_breaks_the_wal() -> None:
         w.save(None, [Entry(1, 2)])
     with pytest.raises(BrokenError):
         w.sync()
+
+
+def test_torn_tail_on_real_files(tmp_path: Path) -> None:
+    disk = RealDisk()
+    d = str(tmp_path / "wal")
+    w = WAL.create(disk, d, b"m")
+    w.save(HardState(1, 1, 1), [Entry(1, 1, data=b"a" * 30)])
+    mark = w._offset
+    w.save(HardState(1, 1, 2), [Entry(1, 2, data=b"b" * 30)])
+    path = f"{d}/{w.segment_names[-1]}"
+    w.close()
+    content = Path(path).read_bytes()
+    for k in range(mark, len(content), 7):
+        Path(path).write_bytes(content[:k])
+        r = WAL.open(disk, d, WalSnapshot())
+        _, hs, es = r.read_all()
+        r.close()
+        entry2_end = mark + 64  # 16-byte header + 17 + 30 data bytes + 1 padding
+        survived = [1, 2] if k >= entry2_end else [1]
+        assert (hs, [e.index for e in es]) == (HardState(1, 1, 1), survived), k
+        assert os.path.getsize(path) == (entry2_end if k >= entry2_end else mark)
