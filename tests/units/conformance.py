@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import pytest
+
 from pycoreos.units.errors import UnitLoadError
 from pycoreos.units.manager import JobResult, UnitManager, UnitStatus
 
@@ -35,10 +37,10 @@ class Harness(Protocol):
 
 
 async def wait_for(
-    pred: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+    pred: Callable[[], Awaitable[bool]], limit: float = 10.0, what: str = "condition"
 ) -> None:
     """Poll ``pred`` until true (integration tests with real processes only)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while not await pred():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -56,20 +58,20 @@ async def output(h: Harness, name: str) -> list[str]:
 
 
 async def wait_state(
-    h: Harness, name: str, want: tuple[str, str], timeout: float = 10.0
+    h: Harness, name: str, want: tuple[str, str], limit: float = 10.0
 ) -> UnitStatus:
     async def ok() -> bool:
         return await states(h, name) == want
 
-    await wait_for(ok, timeout, f"{name} to reach {want}")
+    await wait_for(ok, limit, f"{name} to reach {want}")
     return await h.manager.status(name)
 
 
-async def wait_output(h: Harness, name: str, line: str, timeout: float = 10.0) -> None:
+async def wait_output(h: Harness, name: str, line: str, limit: float = 10.0) -> None:
     async def ok() -> bool:
         return line in await output(h, name)
 
-    await wait_for(ok, timeout, f"{line!r} in the journal of {name}")
+    await wait_for(ok, limit, f"{line!r} in the journal of {name}")
 
 
 # ---- cases ----------------------------------------------------------------------------
@@ -310,13 +312,10 @@ async def case_bad_unit_files(h: Harness) -> None:
     ):
         st = await h.manager.status(name)
         assert st.load_state == "error"
-        try:
+        with pytest.raises(UnitLoadError) as ei:
             await h.manager.start(name)
-        except UnitLoadError as e:
-            assert e.cause.file.endswith(name)
-            assert (e.cause.line, e.cause.key) == (line, key)
-        else:
-            raise AssertionError(f"{name} started")
+        assert ei.value.cause.file.endswith(name)
+        assert (ei.value.cause.line, ei.value.cause.key) == (line, key)
 
 
 async def case_enable_and_mask(h: Harness) -> None:
