@@ -129,9 +129,13 @@ SCRIPT: tuple[v.Step, ...] = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_recording(reference: Member) -> v.Recording:
-    """The bad-input script played once against the real reference (it is not idempotent)."""
+    """The bad-input script played once per session against the real reference.
+
+    Session scope: the script is not idempotent (201 vs 200 for re-created keys), and pytest
+    tears module fixtures down when it moves to the next ``kind``.
+    """
     return v.run_script(reference.client_url, SCRIPT)
 
 

@@ -7,6 +7,7 @@ counters, unsorted children order, ttl +-1) and must catch everything else.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from pycoreos.testing import v2compat as v
@@ -165,3 +166,14 @@ def test_normalise_is_deterministic_copy() -> None:
     before = copy.deepcopy(a.results)
     v.compare(SCRIPT, a, a)
     assert a.results == before
+
+
+def test_ttl_slack_grows_with_the_arrival_time_difference() -> None:
+    # A slower server answers the same read later in its run, so less ttl remains.
+    a, b = _recording(3), _recording(3)
+    b.results["ttl"].body["node"]["ttl"] = 7
+    assert _diffs(a, b) == ["ttl: .body.node.ttl: 10 != 7"]
+    b.results["ttl"] = dataclasses.replace(b.results["ttl"], at=2.5)
+    assert _diffs(a, b) == []
+    b.results["ttl"].body["node"]["ttl"] = 5
+    assert _diffs(a, b) == ["ttl: .body.node.ttl: 10 != 5"]

@@ -32,8 +32,10 @@ Invariants and strategy:
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
+import math
 import re
 import threading
 import time
@@ -126,13 +128,15 @@ class Result:
     """One recorded answer: status, the recorded headers present (lower-case) and the body.
 
     ``body`` is the parsed JSON when the body parses as JSON, else the text (``None`` if empty).
-    ``error`` is set instead when the exchange failed at the transport level.
+    ``error`` is set instead when the exchange failed at the transport level. ``at`` is when
+    the answer arrived, in seconds since the run started (remaining TTLs depend on it).
     """
 
     status: int
     headers: Mapping[str, str]
     body: Any
     error: str | None = None
+    at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -528,6 +532,11 @@ def run_script(
         The recording, with ``base`` = the settled etcd index before the first step.
     """
     rec = Recording(base_url=base_url, base=settle(base_url))
+    start = time.monotonic()
+
+    def record(name: str, res: Result) -> None:
+        rec.results[name] = dataclasses.replace(res, at=time.monotonic() - start)
+
     url = urllib.parse.urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
     pending: dict[str, _Background] = {}
@@ -536,24 +545,25 @@ def run_script(
             match step:
                 case Request():
                     path, body, headers = _request_parts(step, rec)
-                    rec.results[step.name] = exchange(
+                    res = exchange(
                         base_url, step.method, path, body=body, headers=headers,
                         conn=None if step.fresh_connection else conn, timeout=timeout,
                     )  # fmt: skip
+                    record(step.name, res)
                 case Watch(request=req, grace=grace, stream_events=n):
                     path, _, _ = _request_parts(req, rec)
                     bg = _Background(base_url, path, timeout, n)
                     bg.headers.wait(grace)
                     pending[req.name] = bg
                 case Join(name=name, timeout=join_timeout):
-                    rec.results[name] = pending.pop(name).join(join_timeout)
+                    record(name, pending.pop(name).join(join_timeout))
                 case Bulk(name=name, path=bulk_path, count=count):
                     for i in range(count):
                         res = exchange(
                             base_url, "PUT", key(bulk_path), body=f"value={i}".encode(),
                             headers={"Content-Type": _FORM}, conn=conn,
                         )  # fmt: skip
-                    rec.results[name] = res
+                    record(name, res)
     finally:
         conn.close()
         for bg in pending.values():
@@ -660,7 +670,9 @@ def normalise(res: Result, base: int, *, mode: Mode = "exact", sort_nodes: bool 
     return {"status": res.status, "headers": _norm_headers(res.headers, base), "body": body}
 
 
-def _diff(step: str, where: str, a: object, b: object, out: list[Difference]) -> None:
+def _diff(
+    step: str, where: str, a: object, b: object, out: list[Difference], ttl_slack: int = 1
+) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
             if k not in a or k not in b:
@@ -668,12 +680,12 @@ def _diff(step: str, where: str, a: object, b: object, out: list[Difference]) ->
                     Difference(step, f"{where}.{k}", a.get(k, "<absent>"), b.get(k, "<absent>"))
                 )
             else:
-                _diff(step, f"{where}.{k}", a[k], b[k], out)
+                _diff(step, f"{where}.{k}", a[k], b[k], out, ttl_slack)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _diff(step, f"{where}[{i}]", x, y, out)
+            _diff(step, f"{where}[{i}]", x, y, out, ttl_slack)
     elif where.endswith(".ttl") and isinstance(a, int) and isinstance(b, int):
-        if abs(a - b) > 1:
+        if abs(a - b) > ttl_slack:
             out.append(Difference(step, where, a, b))
     elif a != b or type(a) is not type(b):
         out.append(Difference(step, where, a, b))
@@ -695,7 +707,9 @@ def step_options(script: Sequence[Step]) -> dict[str, tuple[Mode, bool]]:
 def compare(script: Sequence[Step], a: Recording, b: Recording) -> list[Difference]:
     """All differences between two recordings of ``script``, in step order.
 
-    A step missing from one recording is reported as a difference on that step.
+    A step missing from one recording is reported as a difference on that step. Remaining
+    ``ttl`` values may differ by 1 (rounding) plus the difference, in whole seconds, between the
+    times the two answers arrived within their runs (a slower server reads a later ttl).
     """
     out: list[Difference] = []
     for name, (mode, sort_nodes) in step_options(script).items():
@@ -706,7 +720,7 @@ def compare(script: Sequence[Step], a: Recording, b: Recording) -> list[Differen
             continue
         na = normalise(ra, a.base, mode=mode, sort_nodes=sort_nodes)
         nb = normalise(rb, b.base, mode=mode, sort_nodes=sort_nodes)
-        _diff(name, "", na, nb, out)
+        _diff(name, "", na, nb, out, 1 + math.ceil(abs(ra.at - rb.at)))
     return out
 
 
