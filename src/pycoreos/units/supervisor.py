@@ -24,7 +24,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -759,7 +759,7 @@ class Supervisor:
         """The last ``lines`` journal entries of ``name``."""
         return self._journal.read(name, lines)
 
-    async def follow(self, name: str, lines: int = 10) -> AsyncIterator[JournalEntry]:
+    async def follow(self, name: str, lines: int = 10) -> AsyncGenerator[JournalEntry, None]:
         """The last ``lines`` entries, then every new one until cancelled."""
         q = self._journal.subscribe(name)
         try:
