@@ -8,8 +8,10 @@ Contract (etcd-io/raft's Ready, restated because the whole member's safety rests
    message of the same Ready is sent. A vote or an append acknowledged to a peer is therefore
    never forgotten by a crash, and an entry is counted towards commitment only once durable.
 3. Entries are appended to the in-memory storage after they are durable.
-4. Committed entries are applied in order, only after step 2, so an acknowledged write (acked
-   after apply) is durable on a quorum.
+4. Committed entries are applied in order. They may be applied before *this* Ready's new
+   entries are persisted: being committed, they are already durable on a quorum (a leader
+   counts its own entries only once it persisted them and called ``advance()``), so an
+   acknowledged write (acked after apply) is durable on a quorum.
 5. ``advance()`` is called last.
 
 Group commit: the WAL write and its fsync run on a dedicated I/O thread. While one batch is
@@ -75,6 +77,7 @@ class RaftNode:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.TimerHandle | None = None
+        self.commit_index = storage.initial_state()[0].commit
 
     def start(self) -> None:
         """Start the Ready loop and the ticker on the running loop."""
@@ -112,36 +115,49 @@ class RaftNode:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while not self._stopping and self.raw.has_ready():
-                    rd = self.raw.ready()
-                    if rd.soft_state is not None:
-                        self._on_soft_state(rd.soft_state)
-                    if rd.snapshot is not None and not rd.snapshot.is_empty():
-                        await loop.run_in_executor(self._io, self._save_snapshot, rd.snapshot)
-                        self.storage.apply_snapshot(rd.snapshot)
-                        self._apply_snapshot(rd.snapshot)
-                    failpoint("raft_before_save")
-                    if rd.hard_state is not None or rd.entries:
-                        await loop.run_in_executor(
-                            self._io, self._persist, rd.hard_state, rd.entries, rd.must_sync
-                        )
-                    failpoint("raft_after_save")
-                    if rd.hard_state is not None:
-                        self.storage.set_hard_state(rd.hard_state)
-                    if rd.entries:
-                        self.storage.append(list(rd.entries))
-                    if rd.messages:
-                        self._send(rd.messages)
-                    if rd.committed_entries:
-                        failpoint("raft_before_apply")
-                        self._apply_entries(rd.committed_entries)
-                        failpoint("raft_after_apply")
-                    if rd.read_states:
-                        self._on_read_states(rd.read_states)
-                    self.raw.advance()
-                    self._after_advance()
+                    await self._handle_ready(loop)
         except Exception as exc:  # fail-stop: storage or invariant failure
             log.critical("raft driver stopped: %r", exc, exc_info=True)
             self._on_fatal(exc)
+
+    async def _handle_ready(self, loop: asyncio.AbstractEventLoop) -> None:
+        rd = self.raw.ready()
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state)
+        if rd.snapshot is not None and not rd.snapshot.is_empty():
+            await loop.run_in_executor(self._io, self._save_snapshot, rd.snapshot)
+            self.storage.apply_snapshot(rd.snapshot)
+            self._apply_snapshot(rd.snapshot)
+        if rd.committed_entries:
+            # Committed entries are already durable on a quorum (a leader counts its own log
+            # only after advance(), i.e. after persisting), so they may be applied before
+            # this Ready's new entries are written, as etcd does: a batch is acknowledged
+            # after one fsync, not two, and the next batch's fsync overlaps this apply.
+            failpoint("raft_before_apply")
+            self._apply_entries(rd.committed_entries)
+            failpoint("raft_after_apply")
+        if rd.read_states:
+            self._on_read_states(rd.read_states)
+        failpoint("raft_before_save")
+        if rd.hard_state is not None or rd.entries:
+            if rd.must_sync:
+                await loop.run_in_executor(
+                    self._io, self._persist, rd.hard_state, rd.entries, True
+                )
+            else:
+                # Only the commit index moved: a small unsynced write, not worth a thread hop
+                # (the I/O thread is idle here: every Ready awaits its own writes).
+                self._persist(rd.hard_state, rd.entries, False)
+        failpoint("raft_after_save")
+        if rd.hard_state is not None:
+            self.storage.set_hard_state(rd.hard_state)
+            self.commit_index = rd.hard_state.commit
+        if rd.entries:
+            self.storage.append(list(rd.entries))
+        if rd.messages:
+            self._send(rd.messages)
+        self.raw.advance()
+        self._after_advance()
 
     async def run_io(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the WAL thread, ordered with the Ready loop's writes."""

@@ -164,8 +164,7 @@ class EtcdServer:
 
     def raft_index(self) -> int:
         """The committed Raft index (``X-Raft-Index``)."""
-        commit: int = self.node.raw.status().hard_state.commit
-        return commit
+        return self.node.commit_index
 
     def raft_term(self) -> int:
         return self.term
@@ -388,8 +387,7 @@ class EtcdServer:
             asyncio.get_running_loop().call_soon(self._stopped.set)
 
     def _after_advance(self) -> None:
-        status = self.node.raw.status()
-        self.term = status.hard_state.term
+        self.term = self.node.raw.term
         if self.leader_id == 0:
             self._maybe_campaign_alone()
         elif self.is_leader() or self.leader_id:
