@@ -146,6 +146,20 @@ def spawn(
     Raises:
         SpawnError: when exec (or joining the cgroup) failed in the child.
     """
+
+    # Credentials are dropped in our preexec, after joining the cgroup: Popen's own
+    # user=/group= would switch before preexec runs, and "nobody" cannot join a cgroup.
+    def child() -> None:
+        if preexec is not None:
+            preexec()
+        if p.extra_groups is not None:
+            os.setgroups(list(p.extra_groups))
+        if p.group is not None:
+            os.setgid(p.group)
+        if p.user is not None:
+            os.setuid(p.user)
+
+    needs_child = preexec is not None or p.user is not None or p.group is not None
     try:
         return subprocess.Popen(
             list(p.argv) or [p.executable],
@@ -157,13 +171,12 @@ def spawn(
             stderr=output_fd,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=preexec,
-            user=p.user,
-            group=p.group,
-            extra_groups=list(p.extra_groups) if p.extra_groups is not None else None,
+            preexec_fn=child if needs_child else None,
         )
     except subprocess.SubprocessError as e:  # raised for a failing preexec_fn
-        raise SpawnError(f"Failed to attach to cgroup: {e}", exit_status=EXIT_CGROUP) from None
+        raise SpawnError(
+            f"Failed to set up the process (cgroup or credentials): {e}", exit_status=EXIT_CGROUP
+        ) from None
     except OSError as e:
         raise SpawnError(f"Failed to execute {p.executable}: {e.strerror}") from None
 
