@@ -382,7 +382,8 @@ def _run_command(cmd: Command, args: list[str], ctx: Context, parent: str = "") 
             return _no_topic(args[0], ctx.stderr)
         return _run_command(sub, args[1:], ctx, f"{cmd.name} ")
     try:
-        values, rest = parse_flags((*cmd.flags, _HELP_FLAG), reorder_args(args))
+        specs = (*cmd.flags, _HELP_FLAG)
+        values, rest = parse_flags(specs, reorder_args(specs, args))
     except UsageError as e:
         print(f"Incorrect Usage: {e}\n", file=out)
         out.write(command_help(cmd, parent))
@@ -449,6 +450,7 @@ def run(
     try:
         return _run_command(cmd, rest[1:], ctx)
     finally:
+        ctx.close()
         out.flush()
 
 

@@ -41,6 +41,13 @@ class Context:
     stderr: TextIO
     flags: dict[str, FlagValue] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
+    clients: list[Client] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close every client this invocation created."""
+        for c in self.clients:
+            c.close()
+        self.clients.clear()
 
     def gstr(self, name: str) -> str:
         return str(self.globals.get(name, ""))
@@ -109,7 +116,7 @@ class Context:
         total = self.gfloat("total-timeout")
         if total > 0:
             timeout = min(timeout, total) if timeout > 0 else total
-        return Client(
+        client = Client(
             self.endpoints(),
             timeout=timeout if timeout > 0 else 30.0,
             ca_file=self._tls("ca-file", "ETCDCTL_CA_FILE"),
@@ -119,6 +126,8 @@ class Context:
             password=password,
             on_request=self._debug_hook if self.gbool("debug") else None,
         )
+        self.clients.append(client)
+        return client
 
     def client_no_sync(self) -> Client:
         """``mustNewClientNoSync``."""

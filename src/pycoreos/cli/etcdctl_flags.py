@@ -4,9 +4,9 @@ etcdctl's users depend on its quirks, so they are reproduced on purpose:
 * ``-x`` and ``--x`` are the same flag; ``-x=v`` and ``-x v`` both give a value; a value is
   taken from the next argument even if it starts with ``-``; bool flags never eat the next
   argument; the first non-flag argument (or ``--``, which is consumed) ends the flags.
-* Command arguments are reordered first (urfave ``reorderArgs``): flags (and the argument
-  after a flag without ``=``, when it does not start with ``-``) move in front of the
-  positional arguments; everything from ``--`` on stays positional.
+* Command arguments are reordered first (urfave ``reorderArgs``): the command's flags (and
+  the argument after a flag without ``=``, unless it is a flag too) move in front of the
+  positional arguments; everything after ``--`` stays positional.
 * Errors carry Go's exact texts (``flag provided but not defined: -bogus``,
   ``invalid value "abc" for flag -ttl: parse error``).
 * Help text is rendered like urfave's templates (two-space gutters, ``(default: ...)``).
@@ -184,23 +184,34 @@ def parse_flags(
     return values, rest
 
 
-def reorder_args(args: Sequence[str]) -> list[str]:
-    """urfave/cli v1 ``reorderArgs``: move flags before positional arguments."""
+def _is_flag(names: frozenset[str], arg: str) -> bool:
+    # urfave argIsFlag: only the command's own flags count; "-" and "--" never do.
+    if arg in ("-", "--") or not arg.startswith("-"):
+        return False
+    return arg.lstrip("-").split("=", 1)[0] in names
+
+
+def reorder_args(specs: Sequence[FlagSpec], args: Sequence[str]) -> list[str]:
+    """urfave/cli v1.22 ``reorderArgs``: move the command's flags before other arguments.
+
+    A flag without ``=`` takes the next argument along when that is not itself a flag. At
+    the first ``--`` (not taken as a value) the rest stays in order and ``--`` moves in front
+    of the positional arguments, where Go's flag parser consumes it.
+    """
+    names = frozenset(n for s in specs for n in s.names)
     flags: list[str] = []
-    nonflags: list[str] = []
-    read_value = False
+    rest: list[str] = []
+    may_be_value = False
     for i, arg in enumerate(args):
-        if arg == "--":
-            nonflags.extend(args[i:])
+        if may_be_value and not _is_flag(names, arg):
+            may_be_value = False
+            flags.append(arg)
+        elif arg == "--":
+            rest = ["--", *rest, *args[i + 1 :]]
             break
-        if read_value and not arg.startswith("-"):
-            read_value = False
+        elif _is_flag(names, arg):
             flags.append(arg)
-            continue
-        read_value = False
-        if arg != "-" and arg.startswith("-"):
-            flags.append(arg)
-            read_value = "=" not in arg
+            may_be_value = "=" not in arg
         else:
-            nonflags.append(arg)
-    return flags + nonflags
+            rest.append(arg)
+    return flags + rest

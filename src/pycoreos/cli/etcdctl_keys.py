@@ -103,10 +103,13 @@ def _dir_command(ctx: Context, prev_exist: bool | None) -> int:
     c = ctx.client()
     key = _key(ctx)
     try:
-        c.set(key, dir=True, ttl=ctx.num("ttl"), prev_exist=prev_exist)
+        resp = c.set(key, dir=True, ttl=ctx.num("ttl"), prev_exist=prev_exist)
     except ClientError as e:
         err = _one_shot_error(e) if prev_exist is False else e
         raise error_exit(EXIT_SERVER_ERROR, err, ctx.stderr) from e
+    # etcd 3.4: directory commands print nothing in the simple format only.
+    if ctx.output != "simple":
+        return _print(ctx, resp)
     return 0
 
 
@@ -139,7 +142,7 @@ def _delete(ctx: Context, c: Client, **kw: object) -> int:
         resp = c.delete(key, **kw)  # type: ignore[arg-type]
     except ClientError as e:
         raise error_exit(EXIT_SERVER_ERROR, _one_shot_error(e), ctx.stderr) from e
-    if not resp.node.dir:
+    if not resp.node.dir or ctx.output != "simple":
         return _print(ctx, resp)
     return 0
 
