@@ -765,9 +765,11 @@ class Raft:
         confchange.restore_tracker(self.prs, cs, self.raft_log.last_index())
         self._after_conf_change()
         self.logger.info(
-            "%x [commit: %d] restored snapshot [index: %d, term: %d]",
+            "%x [commit: %d, lastindex: %d, lastterm: %d] restored snapshot [index: %d, term: %d]",
             self.id,
             self.raft_log.committed,
+            self.raft_log.last_index(),
+            self.raft_log.last_term(),
             meta.index,
             meta.term,
         )
