@@ -49,7 +49,7 @@ from pycoreos.server.membership import (
     id_hex,
 )
 from pycoreos.snap.snapshotter import Snapshotter
-from pycoreos.storage.disk import RealDisk
+from pycoreos.storage.disk import Disk, RealDisk
 from pycoreos.v2store.errors import V2Error
 from pycoreos.v2store.store import Store, TTLOptionSet
 from pycoreos.wal.record import WalSnapshot
@@ -110,23 +110,29 @@ def new_member_id(peer_urls: Sequence[str], token: str, clock: Clock) -> int:
     return compute_member_id(peer_urls, token, int(clock.wall()))
 
 
-def open_member(cfg: ServerConfig, *, rng: random.Random | None = None) -> Boot:
+def open_member(
+    cfg: ServerConfig,
+    *,
+    disk: Disk | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> Boot:
     """Create or recover the member's storage and its RawNode.
 
     Raises:
         ConfigError: e.g. ``--initial-cluster-state existing`` with no data to join from.
         WalError: the WAL is corrupt (never served).
     """
-    disk = RealDisk()
+    disk = disk or RealDisk()
     wal_dir, snap_dir = member_dirs(cfg)
     disk.makedirs(snap_dir)
     snapshotter = Snapshotter(disk, snap_dir)
     if not WAL.exists(disk, wal_dir):
         _create_new(cfg, disk, wal_dir)
-    return _restart(cfg, disk, wal_dir, snapshotter, rng or random.Random())
+    return _restart(cfg, disk, wal_dir, snapshotter, rng or random.Random(), clock or RealClock())
 
 
-def _create_new(cfg: ServerConfig, disk: RealDisk, wal_dir: str) -> None:
+def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> None:
     if cfg.initial_cluster_state == "existing":
         raise ConfigError(
             "joining an existing cluster needs the member to be added first and its data "
@@ -150,12 +156,13 @@ def _create_new(cfg: ServerConfig, disk: RealDisk, wal_dir: str) -> None:
 
 def _restart(
     cfg: ServerConfig,
-    disk: RealDisk,
+    disk: Disk,
     wal_dir: str,
     snapshotter: Snapshotter,
     rng: random.Random,
+    clock: Clock,
 ) -> Boot:
-    store = Store(RealClock(), NAMESPACES)
+    store = Store(clock, NAMESPACES)
     snap = snapshotter.load()
     at = WalSnapshot(0, 0, ConfState())
     conf_state = ConfState()

@@ -60,6 +60,7 @@ class RaftNode:
         after_advance: Callable[[], None],
         tick_seconds: float,
         on_fatal: Callable[[BaseException], None],
+        inline_io: bool = False,
     ) -> None:
         self.raw = raw
         self.storage = storage
@@ -80,6 +81,10 @@ class RaftNode:
         self._ticker: asyncio.TimerHandle | None = None
         self.commit_index = storage.initial_state()[0].commit
         self.inline_sync_max_entries = int(os.environ.get("PYCOREOS_INLINE_SYNC_MAX", "1000000"))
+        # Simulations run every write on the loop: no threads, so runs are deterministic.
+        self._inline_io = inline_io
+        if inline_io:
+            self.inline_sync_max_entries = 1 << 62
 
     def start(self) -> None:
         """Start the Ready loop and the ticker on the running loop."""
@@ -127,7 +132,7 @@ class RaftNode:
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state)
         if rd.snapshot is not None and not rd.snapshot.is_empty():
-            await loop.run_in_executor(self._io, self._save_snapshot, rd.snapshot)
+            await self.run_io(lambda: self._save_snapshot(rd.snapshot))  # type: ignore[arg-type]
             self.storage.apply_snapshot(rd.snapshot)
             self._apply_snapshot(rd.snapshot)
         if rd.committed_entries:
@@ -145,9 +150,7 @@ class RaftNode:
             if rd.must_sync and len(rd.entries) > self.inline_sync_max_entries:
                 # A big batch: fsync on the I/O thread so the loop keeps parsing requests
                 # meanwhile (they form the next batch: group commit).
-                await loop.run_in_executor(
-                    self._io, self._persist, rd.hard_state, rd.entries, True
-                )
+                await loop.run_in_executor(self._io, self._persist, rd.hard_state, rd.entries, True)
             elif rd.must_sync:
                 # A small batch: the two thread hops would cost more than the fsync itself
                 # (~0.2 ms here); block the loop for it instead.
@@ -169,4 +172,7 @@ class RaftNode:
 
     async def run_io(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the WAL thread, ordered with the Ready loop's writes."""
+        if self._inline_io:
+            fn()
+            return
         await asyncio.get_running_loop().run_in_executor(self._io, fn)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +49,7 @@ from pycoreos.server.metrics import Registry
 from pycoreos.server.raft_node import RaftNode
 from pycoreos.server.requests import V2Request, decode_request, encode_request
 from pycoreos.server.wait import WaitRegistry
+from pycoreos.storage.disk import Disk
 from pycoreos.v2store.errors import V2Error
 from pycoreos.v2store.event import Event
 
@@ -82,12 +83,25 @@ class _ReadRound:
 class EtcdServer:
     """One member. Create, ``await start()``, serve, ``await stop()``."""
 
-    def __init__(self, cfg: ServerConfig, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ServerConfig,
+        *,
+        clock: Clock | None = None,
+        disk: Disk | None = None,
+        rng: random.Random | None = None,
+        inline_io: bool = False,
+    ) -> None:
+        """Open (or create) the member's storage. Nothing runs until :meth:`start`.
+
+        ``clock``, ``disk`` and ``rng`` are injected so a simulation can run whole members
+        on virtual time, a simulated disk and a seeded random source.
+        """
         self.cfg = cfg
         self.clock: Clock = clock or RealClock()
         self.metrics = Registry()
         self.stats = ServerStats(start_time=self.clock.wall())
-        self._boot = bootstrap.open_member(cfg)
+        self._boot = bootstrap.open_member(cfg, disk=disk, clock=self.clock, rng=rng)
         self.store = self._boot.store
         self.cluster: Cluster = self._boot.cluster
         self.member_id: int = self._boot.member_id
@@ -102,7 +116,8 @@ class EtcdServer:
         self._conf_waits: WaitRegistry[ApplyResult] = WaitRegistry(timeout)
         self._request_timeout = timeout
         self._ids = itertools.count(
-            ((self.member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) << 8) & 0xFFFFFFFFFFFF)
+            ((self.member_id & 0xFFFF) << 48)
+            | ((int(self.clock.wall() * 1000) << 8) & 0xFFFFFFFFFFFF)
         )
         self._read_ids = itertools.count(1)
         self._pending_read: _ReadRound | None = None
@@ -126,6 +141,7 @@ class EtcdServer:
             after_advance=self._after_advance,
             tick_seconds=cfg.heartbeat_interval_ms / 1000.0,
             on_fatal=self._on_fatal,
+            inline_io=inline_io,
         )
         self.send_messages: Callable[[Sequence[Message]], None] | None = None
         self.last_added_member: Member | None = None
