@@ -29,6 +29,7 @@ from pycoreos.raft.types import (
     Entry,
     EntryType,
     Message,
+    MessageType,
     ReadState,
     Snapshot,
     SoftState,
@@ -319,8 +320,23 @@ class EtcdServer:
             self.node.raw.campaign()
             self.node.notify()
 
+    # ------------------------------------------------------------------ peers
+    def receive(self, msg: Message) -> None:
+        """Feed a message from a peer to Raft (called by the transport, on the loop)."""
+        from pycoreos.raft.errors import RaftError
+
+        if msg.type == MessageType.MsgApp:
+            self.stats.recv_append += 1
+        try:
+            self.node.raw.step(msg)
+        except RaftError as exc:  # e.g. from a peer we no longer know: drop it
+            log.debug("dropped message %s from %x: %r", msg.type.name, msg.from_, exc)
+            return
+        self.node.notify()
+
     # ------------------------------------------------------------------ raft callbacks
     def _send(self, msgs: Sequence[Message]) -> None:
+        self.stats.send_append += sum(1 for m in msgs if m.type == MessageType.MsgApp)
         if self.send_messages is not None:
             self.send_messages(msgs)
 
