@@ -10,6 +10,8 @@ from pycoreos.raft import (
     ConfChange,
     ConfChangeType,
     Config,
+    ConfState,
+    Entry,
     EntryType,
     MemoryStorage,
     Message,
@@ -214,3 +216,78 @@ def test_conf_change_codec_matches_raftpb_bytes():
     assert decode_conf_change(encode_conf_change(big)) == big
     with pytest.raises(ValueError, match="truncated"):
         decode_conf_change(b"\x08")
+
+
+def test_step_while_ready_outstanding_truncation_is_safe():
+    """The driver may step messages while it persists a Ready (between ready() and
+    advance()). If those replace the entries being persisted, advance() must not mark the
+    replacements stable; they come out in the next Ready."""
+    st = MemoryStorage(conf_state=ConfState(voters=(1, 2, 3)))
+    n = RawNode(Config(id=2), st, rng=random.Random(1))
+    n.step(
+        Message(type=MessageType.MsgApp, from_=1, to=2, term=1, entries=(Entry(1, 1, data=b"a"),))
+    )
+    rd = n.ready()
+    assert [e.data for e in rd.entries] == [b"a"]
+    # A new leader of term 2 overwrites the uncommitted entry before advance().
+    n.step(
+        Message(type=MessageType.MsgApp, from_=3, to=2, term=2, entries=(Entry(2, 1, data=b"b"),))
+    )
+    st.append(rd.entries)
+    n.advance()
+    rd = n.ready()
+    assert [(e.term, e.data) for e in rd.entries] == [(2, b"b")]
+    assert rd.hard_state is not None
+    assert rd.hard_state.term == 2
+    st.append(rd.entries)
+    n.advance()
+    assert st.entries(1, 2, 1 << 20) == (Entry(2, 1, data=b"b"),)
+
+
+def test_uncommitted_size_quota_drops_proposals():
+    st = MemoryStorage(conf_state=ConfState(voters=(1, 2)))
+    n = RawNode(Config(id=1, max_uncommitted_entries_size=10), st, rng=random.Random(1))
+    n.campaign()
+    n.step(Message(type=MessageType.MsgVoteResp, from_=2, to=1, term=1))
+    assert n.raft_state == StateType.Leader
+    n.propose(b"x" * 8)
+    with pytest.raises(ProposalDroppedError):
+        n.propose(b"y" * 8)
+    # Committing releases the quota.
+    rd = n.ready()
+    st.append(rd.entries)
+    n.advance()
+    n.step(Message(type=MessageType.MsgAppResp, from_=2, to=1, term=1, index=2))
+    rd = n.ready()
+    assert [e.data for e in rd.committed_entries][-1] == b"x" * 8
+    st.append(rd.entries)
+    n.advance()
+    n.propose(b"y" * 8)
+
+
+def test_disable_proposal_forwarding():
+    st = MemoryStorage(conf_state=ConfState(voters=(1, 2)))
+    n = RawNode(Config(id=2, disable_proposal_forwarding=True), st, rng=random.Random(1))
+    n.step(Message(type=MessageType.MsgHeartbeat, from_=1, to=2, term=1))
+    assert n.lead == 1
+    with pytest.raises(ProposalDroppedError):
+        n.propose(b"x")
+    fwd = RawNode(
+        Config(id=2), MemoryStorage(conf_state=ConfState(voters=(1, 2))), rng=random.Random(1)
+    )
+    fwd.step(Message(type=MessageType.MsgHeartbeat, from_=1, to=2, term=1))
+    fwd.propose(b"x")
+    (m,) = [m for m in fwd.ready().messages if m.type == MessageType.MsgProp]
+    assert (m.to, m.from_, m.entries[0].data) == (1, 2, b"x")
+
+
+def test_config_validate_collects_all_problems():
+    from pycoreos.errors import ConfigError
+
+    with pytest.raises(ConfigError) as ei:
+        RawNode(
+            Config(id=0, election_tick=1, heartbeat_tick=1, max_inflight_msgs=0),
+            MemoryStorage(),
+            rng=random.Random(1),
+        )
+    assert len(ei.value.problems) == 3

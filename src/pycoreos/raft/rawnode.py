@@ -39,6 +39,19 @@ configuration. The first Ready then carries them as ``entries`` *and*
 ``committed_entries``; the driver persists them like any other and calls
 ``apply_conf_change`` for each (re-adding a member is a no-op). Restarting members create
 the RawNode over a storage filled from the WAL/snapshot instead and do not bootstrap.
+
+Restarting (etcd's ``RestartNode``)::
+
+    st = MemoryStorage()
+    st.apply_snapshot(snap)          # if a snapshot exists; its ConfState seeds membership
+    st.set_hard_state(hs)            # from the WAL
+    st.append(ents)                  # WAL entries after the snapshot
+    node = RawNode(replace(cfg, applied=snap.metadata.index), st, rng=rng)
+
+Committed entries after ``applied`` (up to ``hs.commit``) come out again in the first
+Ready; the application re-applies them (skipping what its consistent index shows as
+done) and calls ``apply_conf_change`` for conf changes, which rebuilds the membership
+changed since the snapshot. Until then the node cannot campaign.
 """
 
 from __future__ import annotations
@@ -93,7 +106,8 @@ class Ready:
         soft_state: new leader/role, or None if unchanged (volatile; for callbacks).
         hard_state: new term/vote/commit to persist before sending messages, or None.
         entries: entries to persist (and append to MemoryStorage) before sending messages.
-        snapshot: incoming snapshot to persist and apply first, or None.
+        snapshot: incoming snapshot to persist (always durably, whatever ``must_sync``
+            says, as etcd does) and apply first, or None.
         committed_entries: entries to apply, in order, after persisting.
         messages: messages to send after persisting.
         read_states: ReadIndex answers; serve each read once ``index`` is applied.
