@@ -42,7 +42,9 @@ def _normalise(text: str, base: int) -> str:
         return f"{m[1]}<idx{int(m[2]) - base:+d}>"
 
     text = re.sub(r"https?://127\.0\.0\.1:\d+", "<url>", text)
-    text = re.sub(r"\b[0-9a-f]{16}\b", "<id>", text)
+    # Member ids print with %x (no leading zeros), so their length varies.
+    text = re.sub(r"^[0-9a-f]{1,16}(?=: name=)", "<id>", text, flags=re.M)
+    text = re.sub(r"(?<=member )[0-9a-f]{1,16}\b", "<id>", text)
     text = re.sub(r"(Index: |Index\":)(\d+)", rel, text)
     text = re.sub(r"(\[)(\d+)(?=\]\s*$)", rel, text, flags=re.M)  # "Error: ... [index]"
     text = re.sub(r"(cleared \[)(\d+)", rel, text)
