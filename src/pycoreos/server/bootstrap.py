@@ -73,6 +73,9 @@ class Boot:
     snapshotter: Snapshotter
     cfg: ServerConfig
     fsync_observer: Callable[[float], None] | None = None
+    # Members learnt from a peer when joining an existing cluster (the transport needs their
+    # URLs before the log tells us about them).
+    remote_members: list[Member] = field(default_factory=list)
     _wal_snaps: list[int] = field(default_factory=list)
 
     def persist(self, hs: HardState | None, entries: Sequence[Entry], sync: bool) -> None:
@@ -127,17 +130,17 @@ def open_member(
     wal_dir, snap_dir = member_dirs(cfg)
     disk.makedirs(snap_dir)
     snapshotter = Snapshotter(disk, snap_dir)
+    remote: list[Member] = []
     if not WAL.exists(disk, wal_dir):
-        _create_new(cfg, disk, wal_dir)
-    return _restart(cfg, disk, wal_dir, snapshotter, rng or random.Random(), clock or RealClock())
+        remote = _create_new(cfg, disk, wal_dir)
+    boot = _restart(cfg, disk, wal_dir, snapshotter, rng or random.Random(), clock or RealClock())
+    boot.remote_members = remote
+    return boot
 
 
-def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> None:
+def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
     if cfg.initial_cluster_state == "existing":
-        raise ConfigError(
-            "joining an existing cluster needs the member to be added first and its data "
-            "dir to be empty; runtime join is not supported by this member yet"
-        )
+        return _join_existing(cfg, disk, wal_dir)
     cluster = Cluster.new(cfg.initial_cluster, cfg.initial_cluster_token)
     me = cluster.member_by_name(cfg.name)
     if me is None:
@@ -152,6 +155,57 @@ def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> None:
         )
     wal.save(HardState(term=1, vote=0, commit=len(entries)), entries, sync=True)
     wal.close()
+    return []
+
+
+def fetch_remote_cluster(
+    peer_urls: Sequence[str], timeout: float = 2.0
+) -> tuple[int, list[Member]]:
+    """GET ``/members`` from the first peer that answers (etcd's GetClusterFromRemotePeers).
+
+    Raises:
+        ConfigError: no peer answered.
+    """
+    import urllib.request
+
+    problems: list[str] = []
+    for url in peer_urls:
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/members", timeout=timeout) as resp:
+                cluster_id = int(resp.headers.get("X-Etcd-Cluster-ID", "0"), 16)
+                body = json.loads(resp.read())
+        except (OSError, ValueError) as exc:
+            problems.append(f"{url}: {exc}")
+            continue
+        members = [
+            Member(
+                id=int(m["id"], 16),
+                peer_urls=tuple(m.get("peerURLs") or ()),
+                name=m.get("name", ""),
+                client_urls=tuple(m.get("clientURLs") or ()),
+                is_learner=bool(m.get("isLearner", False)),
+            )
+            for m in body
+        ]
+        return cluster_id, members
+    raise ConfigError(["could not retrieve cluster information from the given URLs", *problems])
+
+
+def _join_existing(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
+    """A member added with ``member add`` starts empty and learns the cluster from a peer."""
+    mine = set(cfg.initial_advertise_peer_urls)
+    others = [u for n, u in cfg.initial_cluster if n != cfg.name and u not in mine]
+    cluster_id, members = fetch_remote_cluster(others)
+    me = next((m for m in members if set(m.peer_urls) == mine), None)
+    if me is None:
+        raise ConfigError(
+            f"member with peer URLs {','.join(sorted(mine))} has not been added to the "
+            "cluster; add it first (etcdctl member add)"
+        )
+    meta = json.dumps({"member_id": me.id, "cluster_id": cluster_id}).encode()
+    wal = WAL.create(disk, wal_dir, meta)
+    wal.close()
+    return [m for m in members if m.id != me.id]
 
 
 def _restart(

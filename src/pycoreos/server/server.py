@@ -146,6 +146,8 @@ class EtcdServer:
         )
         self.send_messages: Callable[[Sequence[Message]], None] | None = None
         self.last_added_member: Member | None = None
+        # Called after a conf change is applied (the transport adds/removes the peer).
+        self.on_membership_change: Callable[[ConfChange, Cluster], None] | None = None
         self._setup_metrics()
 
     # ------------------------------------------------------------------ lifecycle
@@ -154,6 +156,34 @@ class EtcdServer:
         self.node.start()
         self._maybe_campaign_alone()
         self._schedule_sync()
+
+    async def transfer_leadership(self) -> bool:
+        """If leader, hand leadership to the most up-to-date voter (graceful shutdown).
+
+        Returns whether leadership moved within one election timeout (Raft aborts the
+        transfer after that).
+        """
+        if not self.is_leader():
+            return False
+        status = self.node.raw.status()
+        candidates = [
+            (pr.match, pid)
+            for pid, pr in status.progress.items()
+            if pid != self.member_id and pid in self._conf_state.voters
+        ]
+        if not candidates:
+            return False
+        _, target = max(candidates)
+        log.info("transferring leadership to %x", target)
+        self.node.raw.transfer_leader(target)
+        self.node.notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.election_timeout_ms / 1000.0
+        while loop.time() < deadline:
+            await asyncio.sleep(self.cfg.heartbeat_interval_ms / 1000.0)
+            if self.leader_id not in (0, self.member_id):
+                return True
+        return False
 
     async def stop(self) -> None:
         """Stop serving: pending requests fail with ``server stopped``."""
@@ -414,6 +444,8 @@ class EtcdServer:
         self._conf_state = self.node.raw.apply_conf_change(cc)
         bootstrap.apply_membership_change(self.store, self.cluster, cc)
         self._conf_waits.trigger(cc.id, None)
+        if self.on_membership_change is not None:
+            self.on_membership_change(cc, self.cluster)
         if cc.type == ConfChangeType.RemoveNode and cc.node_id == self.member_id:
             log.warning("this member was removed from the cluster; shutting down")
             asyncio.get_running_loop().call_soon(self._stopped.set)
