@@ -58,6 +58,7 @@ class Member:
     proc: subprocess.Popen[bytes]
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
+    initial_cluster: str | None = None
 
     @property
     def client_url(self) -> str:
@@ -87,9 +88,14 @@ class Member:
 
 
 def member_args(
-    kind: Kind, name: str, data_dir: Path, client_port: int, peer_port: int
+    kind: Kind,
+    name: str,
+    data_dir: Path,
+    client_port: int,
+    peer_port: int,
+    initial_cluster: str | None = None,
 ) -> list[str]:
-    """The full command line for a single-member cluster of ``kind``."""
+    """The full command line of a member (of a one-member cluster unless told otherwise)."""
     client = f"http://127.0.0.1:{client_port}"
     peer = f"http://127.0.0.1:{peer_port}"
     cmd = [REAL_ETCD, "--enable-v2=true"] if kind == "real" else ours_command()
@@ -101,7 +107,7 @@ def member_args(
         "--advertise-client-urls", client,
         "--listen-peer-urls", peer,
         "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"{name}={peer}",
+        "--initial-cluster", initial_cluster or f"{name}={peer}",
     ]  # fmt: skip
 
 
@@ -121,6 +127,26 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
+def wait_healthy(members: Sequence[Member], timeout: float = 30.0) -> None:
+    """Poll until every member's ``/health`` is 200 (a leader is known everywhere)."""
+    deadline = time.monotonic() + timeout
+    pending = list(members)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for m in pending:
+            ok = False
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(m.client_url + "/health", timeout=1) as resp:
+                    ok = resp.status == 200
+            if not ok:
+                still.append(m)
+        pending = still
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        raise TimeoutError(f"not healthy after {timeout}s: {[m.name for m in pending]}")
+
+
 def start_member(
     kind: Kind,
     base_dir: Path,
@@ -130,12 +156,20 @@ def start_member(
     env: dict[str, str] | None = None,
     ports: tuple[int, int] | None = None,
     wait: bool = True,
+    initial_cluster: str | None = None,
 ) -> Member:
-    """Start a one-member cluster of ``kind`` with its data under ``base_dir`` and wait for it."""
+    """Start a member of ``kind`` with its data under ``base_dir`` and wait for it.
+
+    Without ``initial_cluster`` it is a one-member cluster; with it, ``extra_args`` may add
+    ``--initial-cluster-state existing`` etc.
+    """
     client_port, peer_port = ports or tuple(free_ports(2))
     data_dir = base_dir / f"{kind}-{name}.etcd"
     log_path = base_dir / f"{kind}-{name}.log"
-    args = [*member_args(kind, name, data_dir, client_port, peer_port), *extra_args]
+    args = [
+        *member_args(kind, name, data_dir, client_port, peer_port, initial_cluster),
+        *extra_args,
+    ]
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
@@ -148,7 +182,17 @@ def start_member(
             env=full_env,
             start_new_session=True,
         )
-    member = Member(kind, name, data_dir, client_port, peer_port, proc, log_path, list(extra_args))
+    member = Member(
+        kind,
+        name,
+        data_dir,
+        client_port,
+        peer_port,
+        proc,
+        log_path,
+        list(extra_args),
+        initial_cluster,
+    )
     if wait:
         try:
             wait_ready(member.client_url, proc)
@@ -167,7 +211,38 @@ def restart(member: Member, *, wait: bool = True) -> Member:
         extra_args=member.extra_args,
         ports=(member.client_port, member.peer_port),
         wait=wait,
+        initial_cluster=member.initial_cluster,
     )
+
+
+def start_cluster(
+    kind: Kind, base_dir: Path, size: int, *, extra_args: Sequence[str] = ()
+) -> list[Member]:
+    """Start a ``size``-member cluster of ``kind`` on loopback and wait until it serves."""
+    ports = free_ports(2 * size)
+    names = [f"m{i}" for i in range(1, size + 1)]
+    initial = ",".join(f"{n}=http://127.0.0.1:{ports[2 * i + 1]}" for i, n in enumerate(names))
+    members = [
+        start_member(
+            kind,
+            base_dir,
+            name=n,
+            extra_args=extra_args,
+            wait=False,
+            ports=(ports[2 * i], ports[2 * i + 1]),
+            initial_cluster=initial,
+        )
+        for i, n in enumerate(names)
+    ]
+    try:
+        for m in members:
+            wait_ready(m.client_url, m.proc, timeout=60)
+        wait_healthy(members)
+    except Exception:
+        for m in members:
+            m.kill()
+        raise
+    return members
 
 
 @contextlib.contextmanager
