@@ -224,3 +224,30 @@ def test_update_node_is_noop_and_removed_peer_messages_are_ignored():
 
     with pytest.raises(PeerNotFoundError):
         net.nodes[1].step(Message(type=MT.MsgAppResp, from_=3, to=1, term=net.nodes[1].term))
+
+
+def test_removed_leader_drops_proposals_and_stops_counting():
+    """A leader that applied its own removal keeps no say in commitment; the application
+    is expected to stop it (etcd does), and meanwhile proposals are dropped."""
+    r = new_test_raft(1, [1, 2, 3])
+    r.become_candidate()
+    r.become_leader()
+    persist(r)
+    cs = r.apply_conf_change(ConfChange(type=CT.RemoveNode, node_id=1))
+    assert cs.voters == (2, 3)
+    assert r.state == StateType.Leader
+    from pycoreos.raft import ProposalDroppedError
+
+    with pytest.raises(ProposalDroppedError):
+        r.step(Message(type=MT.MsgProp, entries=(Entry(0, 0, data=b"x"),)))
+
+
+def test_removing_transfer_target_aborts_transfer():
+    r = new_test_raft(1, [1, 2, 3])
+    r.become_candidate()
+    r.become_leader()
+    persist(r)
+    r.step(Message(type=MT.MsgTransferLeader, from_=3, to=1))
+    assert r.lead_transferee == 3
+    r.apply_conf_change(ConfChange(type=CT.RemoveNode, node_id=3))
+    assert r.lead_transferee == 0

@@ -512,3 +512,12 @@ def test_leader_only_commits_log_from_current_term(index: int, wcommit: int):
     r.step(Message(type=MT.MsgAppResp, from_=2, to=1, term=r.term, index=index))
     persist(r)
     assert r.raft_log.committed == wcommit
+
+
+def test_candidate_fallback_on_heartbeat():
+    """§5.2: a heartbeat from a leader of the candidate's term also ends the candidacy."""
+    r = new_test_raft(1, [1, 2, 3])
+    r.step(Message(type=MT.MsgHup, from_=1, to=1))
+    r.step(Message(type=MT.MsgHeartbeat, from_=2, to=1, term=r.term))
+    assert r.state == StateType.Follower
+    assert r.lead == 2

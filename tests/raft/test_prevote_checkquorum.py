@@ -177,3 +177,11 @@ def test_stale_prevote_gets_rejection():
     r.become_follower(5, 0)
     r.step(Message(type=MT.MsgPreVote, from_=2, to=1, term=3))
     assert read_messages(r) == [Message(type=MT.MsgPreVoteResp, from_=1, to=2, term=5, reject=True)]
+
+
+def test_single_voter_with_prevote_elects_itself_immediately():
+    """A one-voter cluster wins its pre-election and election within campaign()."""
+    r = new_test_raft(1, [1], pre_vote=True)
+    r.step(Message(type=MT.MsgHup, from_=1, to=1))
+    assert r.state == StateType.Leader
+    assert r.term == 1

@@ -111,3 +111,14 @@ def test_timeout_now_ignored_by_candidate():
     n.deliver_all()
     assert n.nodes[2].term == term
     assert n.state(2) == StateType.Candidate
+
+
+def test_repeated_transfer_to_same_node_keeps_the_first(net: RaftNetwork):
+    net.isolate(3)
+    net.nodes[1].transfer_leader(3)
+    net.stabilize()
+    net.tick(1, 3)  # part of the election timeout passes
+    elapsed = net.nodes[1].raft.election_elapsed
+    net.nodes[1].transfer_leader(3)  # ignored: does not restart the abort timer
+    assert net.nodes[1].raft.election_elapsed == elapsed
+    assert net.nodes[1].status().lead_transferee == 3
