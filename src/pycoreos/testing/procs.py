@@ -135,9 +135,11 @@ def wait_healthy(members: Sequence[Member], timeout: float = 30.0) -> None:
         still = []
         for m in pending:
             ok = False
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(m.client_url + "/health", timeout=1) as resp:
-                    ok = resp.status == 200
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(m.client_url + "/health", timeout=1) as resp,
+            ):
+                ok = resp.status == 200
             if not ok:
                 still.append(m)
         pending = still
