@@ -21,8 +21,10 @@ MT = MessageType
 PROP = Message(type=MT.MsgProp, from_=1, to=1, entries=(Entry(0, 0, data=b"somedata"),))
 
 
-def leader(max_inflight: int = 4, **kw: int) -> Raft:
-    r = new_test_raft(1, [1, 2], election=5, max_inflight_msgs=max_inflight, **kw)
+def leader(max_inflight: int = 4, max_size_per_msg: int = 1 << 40) -> Raft:
+    r = new_test_raft(
+        1, [1, 2], election=5, max_inflight_msgs=max_inflight, max_size_per_msg=max_size_per_msg
+    )
     r.become_candidate()
     r.become_leader()
     read_messages(r)
