@@ -37,6 +37,7 @@ class ServerConfig:
     initial_cluster_state: str = "new"
     initial_cluster_token: str = "etcd-cluster"
     snapshot_count: int = 10000
+    snapshot_catchup_entries: int = 5000
     heartbeat_interval_ms: int = 100
     election_timeout_ms: int = 1000
     max_request_bytes: int = MAX_REQUEST_BYTES
@@ -66,6 +67,8 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "initial-cluster-state": ("str", "new"),
     "initial-cluster-token": ("str", "etcd-cluster"),
     "snapshot-count": ("int", "10000"),
+    # etcd 3.5's name: entries kept after a snapshot so slow followers catch up from the log.
+    "experimental-snapshot-catchup-entries": ("int", "5000"),
     "heartbeat-interval": ("int", "100"),
     "election-timeout": ("int", "1000"),
     "max-request-bytes": ("int", str(MAX_REQUEST_BYTES)),
@@ -243,6 +246,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         initial_cluster_state=state,
         initial_cluster_token=get("initial-cluster-token"),
         snapshot_count=ints["snapshot-count"],
+        snapshot_catchup_entries=ints["experimental-snapshot-catchup-entries"],
         heartbeat_interval_ms=hb,
         election_timeout_ms=el,
         max_request_bytes=ints["max-request-bytes"],

@@ -57,7 +57,6 @@ from pycoreos.v2store.event import Event
 log = logging.getLogger("pycoreos.server")
 
 SYNC_INTERVAL = 0.5  # seconds between leader TTL sweeps (etcd's SYNC ticker)
-SNAPSHOT_CATCH_UP_ENTRIES = 5000  # entries kept after a snapshot for slow followers (etcd)
 CLUSTER_VERSION = "3.4.0"
 
 ApplyResult = Event | None | V2Error
@@ -497,7 +496,7 @@ class EtcdServer:
         data = self.store.save()
         index = self.applied_index
         snap = self.node.storage.create_snapshot(index, self._conf_state, data)
-        compact_to = index - SNAPSHOT_CATCH_UP_ENTRIES
+        compact_to = index - self.cfg.snapshot_catchup_entries
         if compact_to > self.node.storage.first_index():
             self.node.storage.compact(compact_to)
         self._snapshot_index = index
