@@ -62,7 +62,8 @@ def test_member_added_with_real_etcdctl_catches_up_through_a_snapshot(tmp_path: 
             time.sleep(0.1)
         assert status == 200, body
         status, _, body = call(newcomer, "GET", "/v2/keys/pre/k119", {"quorum": "true"})
-        assert status == 200 and body["node"]["value"] == "119"  # type: ignore[index]
+        assert status == 200
+        assert body["node"]["value"] == "119"  # type: ignore[index]
         wait_converged(members)
         # The leader's log was compacted, so the newcomer must have been sent a snapshot.
         assert list((newcomer.data_dir / "member" / "snap").glob("*.snap"))
