@@ -86,21 +86,21 @@ def vote_resp_msg_type(t: MessageType) -> MessageType:
     raise RaftInvariantError(f"not a vote message: {t!r}")
 
 
-def _replace(m: Message, **kw: int | bool | bytes) -> Message:
-    # dataclasses.replace is typed loosely; keep the few field overrides explicit.
+def _with_sender(m: Message, from_: int, term: int) -> Message:
+    # One construction instead of dataclasses.replace (hot path: every outgoing message).
     return Message(
-        type=m.type,
-        to=int(kw.get("to", m.to)),
-        from_=int(kw.get("from_", m.from_)),
-        term=int(kw.get("term", m.term)),
-        log_term=m.log_term,
-        index=m.index,
-        entries=m.entries,
-        commit=m.commit,
-        snapshot=m.snapshot,
-        reject=m.reject,
-        reject_hint=m.reject_hint,
-        context=m.context,
+        m.type,
+        m.to,
+        from_,
+        term,
+        m.log_term,
+        m.index,
+        m.entries,
+        m.commit,
+        m.snapshot,
+        m.reject,
+        m.reject_hint,
+        m.context,
     )
 
 
@@ -203,20 +203,22 @@ class Raft:
 
     def send(self, m: Message) -> None:
         """Queue ``m`` for the driver, filling ``from_`` and (for non-votes) ``term``."""
-        if m.from_ == NONE:
-            m = _replace(m, from_=self.id)
+        term = m.term
         if m.type in _VOTE_MSGS:
-            if m.term == 0:
+            if term == 0:
                 # Vote messages carry the term they are for, which may be ahead of ours.
                 raise RaftInvariantError(f"term should be set when sending {m.type.name}")
         else:
-            if m.term != 0:
+            if term != 0:
                 raise RaftInvariantError(
-                    f"term should not be set when sending {m.type.name} (was {m.term})"
+                    f"term should not be set when sending {m.type.name} (was {term})"
                 )
             # Proposals and read-index requests are forwarded as local messages (term 0).
-            if m.type not in (MT.MsgProp, MT.MsgReadIndex):
-                m = _replace(m, term=self.term)
+            if m.type is not MT.MsgProp and m.type is not MT.MsgReadIndex:
+                term = self.term
+        from_ = m.from_ or self.id
+        if from_ != m.from_ or term != m.term:
+            m = _with_sender(m, from_, term)
         self.msgs.append(m)
 
     def send_append(self, to: int) -> None:
