@@ -66,6 +66,7 @@ class ClientHarness:
         self.files = files
         self.marker = uuid.uuid4().hex
         self.can_track_setsid = True
+        self.strict_unit_files = True
 
     def write_unit(self, name: str, text: str) -> None:
         p = self.daemon.root / "run/systemd/system" / name

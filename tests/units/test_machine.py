@@ -146,14 +146,29 @@ def test_restart_on_failure_until_start_limit() -> None:
         assert spawned(d.step(TimerFired())) == [(Role.MAIN, "ExecStart", ("/bin/main",))]
     d.exit(Role.MAIN, 1)
     d.now += 1
-    d.step(TimerFired())  # the 4th start within 60 s
-    assert d.states == (ActiveState.FAILED, SubState.FAILED, Result.START_LIMIT_HIT)
+    out = d.step(TimerFired())  # the 4th start within 60 s
+    assert spawned(out) == []
+    # the first failure's result stays, as in systemd 252
+    assert d.states == (ActiveState.FAILED, SubState.FAILED, Result.EXIT_CODE)
     assert "t.service: Start request repeated too quickly." in d.messages()
-    d.step(StartRequested())  # a manual start is refused too, until the interval passes
-    assert d.m.result is Result.START_LIMIT_HIT
+    assert spawned(d.step(StartRequested())) == []  # manual starts are refused too
+    assert d.m.state is SubState.FAILED
     d.now += 60
     d.step(StartRequested())
     assert d.m.state is SubState.RUNNING
+
+
+def test_start_limit_hit_result_after_success() -> None:
+    d = Driver(unit("ExecStart=/bin/main\nRestart=always\nRestartSec=1", "StartLimitBurst=2"))
+    d.step(StartRequested())
+    d.exit(Role.MAIN, 0)
+    d.now += 1
+    d.step(TimerFired())
+    d.exit(Role.MAIN, 0)
+    d.now += 1
+    d.step(TimerFired())
+    assert d.states == (ActiveState.FAILED, SubState.FAILED, Result.START_LIMIT_HIT)
+    assert "t.service: Failed with result 'start-limit-hit'." in d.messages()
 
 
 def test_stop_cancels_pending_restart() -> None:

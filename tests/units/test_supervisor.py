@@ -46,6 +46,7 @@ class SupervisorHarness:
         self.files.mkdir()
         self.marker = uuid.uuid4().hex
         self.can_track_setsid = tracker != "pgroup"
+        self.strict_unit_files = True
 
     def write_unit(self, name: str, text: str) -> None:
         p = self.sup.paths.runtime / name

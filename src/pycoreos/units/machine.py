@@ -18,7 +18,8 @@ States and transitions follow systemd 252 ``service.c``:
   then dies of SIGKILL). ``dead`` iff result is success, else ``failed``.
 - restart: from ``dead``/``failed`` per Restart=, through ``auto-restart`` and RestartSec;
   every start (manual or automatic) passes the start rate limit
-  (StartLimitIntervalSec/StartLimitBurst), which fails with ``start-limit-hit``.
+  (StartLimitIntervalSec/StartLimitBurst); refusal leaves the unit ``failed`` with the
+  earlier failure's result, or ``start-limit-hit`` if there was none.
 
 Invariants: at most one main and one control process; one timer; commands are returned in
 the order the driver must run them.
@@ -443,11 +444,14 @@ class ServiceMachine:
 
     def _begin_start(self) -> None:
         if not self._ratelimit_ok():
+            # As systemd 252: the first failure wins, so a restart loop that hits the
+            # limit keeps its original result (exit-code, ...); start-limit-hit shows only
+            # when the previous run had succeeded.
             self._log(f"{self.unit.name}: Start request repeated too quickly.")
-            self.result = Result.START_LIMIT_HIT
+            self._fail(Result.START_LIMIT_HIT)
             self.state = SubState.FAILED
             self._emit(DisarmTimer())
-            self._log(f"{self.unit.name}: Failed with result 'start-limit-hit'.")
+            self._log(f"{self.unit.name}: Failed with result '{self.result}'.")
             self._log(f"Failed to start {self._desc}.")
             return
         self.result = Result.SUCCESS
