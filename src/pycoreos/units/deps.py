@@ -35,8 +35,7 @@ class JobKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One unit's job in a transaction. ``required_by`` lists units whose start fails with
-    ``dependency`` if this start fails (Requires=/BindsTo= with After=)."""
+    """One unit's job in a transaction."""
 
     unit: str
     kind: JobKind

@@ -171,11 +171,15 @@ class Supervisor:
         self._loop = asyncio.get_running_loop()
         self.paths.create()
         self._tracker = open_tracker(self.config.cgroup_root, self.config.tracker)
-        if self.config.reap_all:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-            self._loop.add_signal_handler(signal.SIGCHLD, self._reap_orphans)
-        await self.daemon_reload()
+        try:
+            if self.config.reap_all:
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+                self._loop.add_signal_handler(signal.SIGCHLD, self._reap_orphans)
+            await self.daemon_reload()
+        except BaseException:
+            self._tracker.close()  # do not leak the (empty) cgroup directory
+            raise
         return self
 
     async def __aenter__(self) -> Supervisor:
