@@ -235,3 +235,30 @@ def test_daemon_boots_enabled_units_and_stops_all_on_sigterm(tmp_path: Path) -> 
         assert d.stop() == 0
     assert marked(marker) == []
     assert not d.socket.exists()
+
+
+async def test_follow_over_socket(daemon: Daemon, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.write_text("")
+    c = UnitClient(daemon.socket)
+    await c.write_unit(
+        "follow.service",
+        f"[Service]\nExecStart=/bin/sh -c 'echo first; while [ ! -s {gate} ]; do sleep 0.02; "
+        "done; echo second; exec sleep 1000'\n",
+    )
+    await c.daemon_reload()
+    await c.start("follow.service")
+    got: list[str] = []
+
+    async def read() -> None:
+        async for e in c.follow("follow.service", lines=10):
+            if e.pid:
+                got.append(e.message)
+                if e.message == "first":
+                    gate.write_text("go")
+            if got[-1:] == ["second"]:
+                return
+
+    await asyncio.wait_for(read(), 20)
+    assert got == ["first", "second"]
+    await c.stop("follow.service")
