@@ -130,6 +130,15 @@ class Store:
         """Number of registered watchers."""
         return self._hub.count
 
+    def count_auth_probe(self) -> None:
+        """Count the failed ``/2/enabled`` read etcd's v2 auth check makes on every keys request.
+
+        etcd 3.4 looks up whether v2 auth is enabled in the store before serving each keys
+        request; the key does not exist, so ``getsFail`` grows by one per request. Clients
+        watching ``/v2/stats/store`` see that, so we count it too.
+        """
+        self.stats.gets_fail += 1
+
     def json_stats(self) -> bytes:
         """The ``/v2/stats/store`` body, with ``watchers`` refreshed."""
         self.stats.watchers = self._hub.count
@@ -379,8 +388,13 @@ class Store:
         """
         try:
             e = self._compare_and_delete(node_path, prev_value, prev_index)
-        except V2Error:
-            self.stats.compare_and_delete_fail += 1
+        except V2Error as err:
+            # etcd's deferred counter checks a shadowed ``err``: a failed *comparison* (101)
+            # is counted as a success there. Copied so /v2/stats/store moves identically.
+            if err.code == ECODE_TEST_FAILED:
+                self.stats.compare_and_delete_success += 1
+            else:
+                self.stats.compare_and_delete_fail += 1
             raise
         self.stats.compare_and_delete_success += 1
         return e

@@ -172,6 +172,7 @@ class KeysHandler:
             )
         except _RequestError as e:
             return error_response(e.error, hdr)
+        server.store.count_auth_probe()
         method = v2req.method
         if method in ("GET", "HEAD") and not v2req.quorum:
             return self._local_get(v2req, hdr, head=method == "HEAD")

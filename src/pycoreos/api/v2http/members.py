@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 _JSON = ("Content-Type", "application/json")
 
 
-def _msg(status: int, message: str) -> Response:
-    return Response(status, json.dumps({"message": message}).encode() + b"\n", [_JSON])
+def _msg(status: int, message: str, hdr: list[tuple[str, str]] | None = None) -> Response:
+    return Response(
+        status, json.dumps({"message": message}).encode() + b"\n", [_JSON, *(hdr or [])]
+    )
 
 
 class MembersHandler:
@@ -44,13 +46,13 @@ class MembersHandler:
             if sub == "leader":
                 leader = server.cluster.members.get(server.leader_id)
                 if leader is None:
-                    return _msg(503, "During election")
+                    return _msg(503, "During election", hdr)
                 return Response(
                     200,
                     json.dumps(leader.to_json_dict(), separators=(",", ":")).encode() + b"\n",
                     [_JSON, *hdr],
                 )
-            return Response(405, b"Method Not Allowed\n", [("Allow", "DELETE,PUT")])
+            return _msg(404, "Not found", hdr)
         if req.method == "POST" and sub == "":
             new_urls = self._peer_urls(req)
             if isinstance(new_urls, Response):
@@ -60,7 +62,7 @@ class MembersHandler:
             try:
                 member_id = int(sub, 16)
             except ValueError:
-                return _msg(404, f"No such member: {sub}")
+                return _msg(404, f"No such member: {sub}", hdr)
             if req.method == "DELETE":
                 return self._await(lambda: server.remove_member(member_id), 204, hdr)
             urls = self._peer_urls(req)
@@ -101,18 +103,20 @@ class MembersHandler:
         try:
             fut: asyncio.Future[ApplyResult] = start()
         except MemberError as e:
-            return _msg(e.status, str(e))
+            return _msg(e.status, str(e), hdr)
 
         def done(f: asyncio.Future[ApplyResult]) -> None:
             if f.cancelled():
-                out.set_result(_msg(500, "request cancelled"))
+                out.set_result(_msg(500, "request cancelled", hdr))
             elif isinstance(f.exception(), MemberError):
                 e = f.exception()
                 assert isinstance(e, MemberError)
-                out.set_result(_msg(e.status, str(e)))
+                out.set_result(_msg(e.status, str(e), hdr))
             elif f.exception() is not None:
                 exc = f.exception()
-                out.set_result(_msg(500, str(exc) if isinstance(exc, ServerError) else repr(exc)))
+                out.set_result(
+                    _msg(500, str(exc) if isinstance(exc, ServerError) else repr(exc), hdr)
+                )
             elif status == 201:
                 out.set_result(self._created(hdr))
             else:

@@ -39,6 +39,14 @@ def _json(status: int, obj: object, extra: list[tuple[str, str]] | None = None) 
     return Response(status, body, [_JSON, *(extra or [])])
 
 
+_GO_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def _go_html_escape(text: str) -> str:
+    """Go's ``htmlEscape`` (net/http), used in redirect bodies."""
+    return text.translate(_GO_HTML)
+
+
 def _method_not_allowed(allowed: str) -> Response:
     return Response(
         405,
@@ -79,7 +87,7 @@ class Router:
             return self.members.handle(req)
         if path == "/v2/machines":
             return self._machines(req)
-        if path.startswith("/v2/stats/"):
+        if path in ("/v2/stats/self", "/v2/stats/leader", "/v2/stats/store"):
             return self._stats(req, path[len("/v2/stats/") :])
         if path == "/version":
             return self._version(req)
@@ -95,13 +103,14 @@ class Router:
 
     @staticmethod
     def _redirect(req: Request, location: str) -> Response:
-        location = quote(location, safe="/:@!$&'()*+,;=-._~")
+        # Go's URL.EscapedPath: only unreserved characters and $&+,/:;=@ stay as they are.
+        location = quote(location, safe="/:@$&+,;=-._~")
         if req.query:
             location += "?" + req.query
         body = b""
         headers = [("Location", location)]
         if req.method in ("GET", "HEAD"):
-            body = b'<a href="%s">Moved Permanently</a>.\n\n' % location.encode("latin-1")
+            body = b'<a href="%s">Moved Permanently</a>.\n\n' % _go_html_escape(location).encode()
             headers.append(("Content-Type", "text/html; charset=utf-8"))
         return Response(301, body, headers, head_only=req.method == "HEAD")
 
