@@ -42,7 +42,9 @@ async def test_pipelined_responses_keep_request_order() -> None:
         return Response(200, b"fast")
 
     proto, tr = _conn(handler)
-    proto.data_received(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+    proto.data_received(
+        b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert tr.data == b""  # the fast answer must wait behind the slow one
     pending[0].set_result(Response(200, b"slow"))
     await asyncio.sleep(0)

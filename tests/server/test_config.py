@@ -7,15 +7,20 @@ import pytest
 from pycoreos.errors import ConfigError
 from pycoreos.server.config import load_config, parse_bool
 
-CLUSTER = ["--initial-cluster", "a=http://127.0.0.1:2380",
-           "--initial-advertise-peer-urls", "http://127.0.0.1:2380"]
+CLUSTER = [
+    "--initial-cluster",
+    "a=http://127.0.0.1:2380",
+    "--initial-advertise-peer-urls",
+    "http://127.0.0.1:2380",
+]
 
 
 def test_defaults_listen_on_both_client_ports_like_etcd2() -> None:
     cfg = load_config([], {})
     assert cfg.listen_client_urls == ("http://localhost:2379", "http://localhost:4001")
     assert cfg.listen_peer_urls == ("http://localhost:2380", "http://localhost:7001")
-    assert cfg.name == "default" and cfg.data_dir == "default.etcd"
+    assert cfg.name == "default"
+    assert cfg.data_dir == "default.etcd"
     assert cfg.election_ticks == 10
 
 
@@ -34,8 +39,18 @@ def test_environment_variables_and_flag_precedence() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(["--bogus", "--snapshot-count", "x", "--initial-cluster-state", "weird",
-                     "--listen-client-urls", "ftp://nowhere"], {})
+        load_config(
+            [
+                "--bogus",
+                "--snapshot-count",
+                "x",
+                "--initial-cluster-state",
+                "weird",
+                "--listen-client-urls",
+                "ftp://nowhere",
+            ],
+            {},
+        )
     text = str(info.value)
     for fragment in ("-bogus", "snapshot-count", "initial-cluster-state", "ftp://nowhere"):
         assert fragment in text
@@ -43,8 +58,10 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_election_timeout_must_be_five_heartbeats() -> None:
     with pytest.raises(ConfigError, match="at least as 5 times"):
-        load_config([*CLUSTER, "--name", "a", "--heartbeat-interval", "100",
-                     "--election-timeout", "300"], {})
+        load_config(
+            [*CLUSTER, "--name", "a", "--heartbeat-interval", "100", "--election-timeout", "300"],
+            {},
+        )
 
 
 def test_name_must_be_in_initial_cluster() -> None:
@@ -52,8 +69,17 @@ def test_name_must_be_in_initial_cluster() -> None:
         load_config(["--name", "zz", *CLUSTER], {})
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", True), ("t", True), ("TRUE", True),
-                                              ("False", False), ("0", False), ("yes", None),
-                                              ("", None)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", True),
+        ("t", True),
+        ("TRUE", True),
+        ("False", False),
+        ("0", False),
+        ("yes", None),
+        ("", None),
+    ],
+)
 def test_parse_bool_is_gos(text: str, value: bool | None) -> None:
     assert parse_bool(text) is value
