@@ -1,0 +1,1 @@
+"""fleet's engine: the pure scheduler and reconciler, and the lease-holding driver."""
