@@ -93,7 +93,10 @@ names = st.sampled_from([f"u{i}.service" for i in range(6)])
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(names, st.tuples(states, hashes)), st.dictionaries(names, st.tuples(states, hashes)))
+@given(
+    st.dictionaries(names, st.tuples(states, hashes)),
+    st.dictionaries(names, st.tuples(states, hashes)),
+)
 def test_plan_reaches_desired_and_is_idempotent(dd, cc):
     desired = {n: DesiredUnit(n, s, h) for n, (s, h) in dd.items()}
     current = {n: CurrentUnit(n, s, h) for n, (s, h) in cc.items()}

@@ -65,4 +65,5 @@ def test_job_state_parse():
 
 def test_unit_properties():
     u = Unit.new("g.service", ufile("Global=yes"), JobState.LAUNCHED)
-    assert u.is_global and not u.scheduled
+    assert u.is_global
+    assert not u.scheduled

@@ -22,7 +22,8 @@ def apply(units: list[Unit], decisions: list[EngineDecision]) -> list[Unit]:
         u = by[d.unit]
         tgt = d.machine if d.kind is DecisionKind.SCHEDULE else ""
         if d.kind is DecisionKind.UNSCHEDULE:
-            assert u.target == d.machine and d.target_index == u.target_index
+            assert u.target == d.machine
+            assert d.target_index == u.target_index
         by[d.unit] = Unit.new(u.name, u.file, u.target_state, tgt, u.target_index + 1)
     return list(by.values())
 

@@ -12,18 +12,22 @@ def test_least_loaded_with_machine_id_tiebreak():
     ms = [machine(3), machine(1), machine(2)]
     c = Cluster(ms, [unit("a.service", target=mid(1)), unit("b.service", target=mid(3))])
     d = decide(c, unit("x.service"))
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
     c.schedule("x.service", d.machine)
     d2 = decide(c, unit("y.service"))
-    assert d2 is not None and d2.machine == mid(1)  # all have 1: smallest ID
+    assert d2 is not None
+    assert d2.machine == mid(1)
 
 
 def test_machine_id_full_and_short():
     c = Cluster([machine(1), machine(2)])
     d = decide(c, unit("a.service", f"MachineID={mid(2)}"))
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
     d = decide(c, unit("a.service", f"MachineID={mid(2)[:8]}"))
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
     assert decide(c, unit("a.service", "MachineID=ffffffff")) is None
 
 
@@ -31,7 +35,8 @@ def test_metadata_or_within_key_and_across_keys():
     c = Cluster([machine(1, region="us", disk="hdd"), machine(2, region="eu", disk="ssd")])
     u = unit("a.service", 'MachineMetadata="region=us" "region=eu"\nMachineMetadata=disk=ssd')
     d = decide(c, u)
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
     assert decide(c, unit("b.service", "MachineMetadata=region=asia")) is None
 
 
@@ -41,7 +46,8 @@ def test_machine_of_requires_peer_scheduled_there():
     assert decide(c, side) is None
     c.schedule("main.service", mid(2))
     d = decide(c, side)
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
 
 
 def test_conflicts_both_directions():
@@ -50,9 +56,11 @@ def test_conflicts_both_directions():
     c = Cluster([machine(1), machine(2)], [a.__class__.new(a.name, a.file, a.target_state, mid(1))])
     c.add_unit(b)
     d = decide(c, b)  # b has no Conflicts itself, but a's forbids it
-    assert d is not None and d.machine == mid(2)
+    assert d is not None
+    assert d.machine == mid(2)
     action, reason, _ = able_to_run(machine(1), b, c)
-    assert action is Action.UNSCHEDULE and "Unit(a.service)" in reason
+    assert action is Action.UNSCHEDULE
+    assert "Unit(a.service)" in reason
 
 
 def test_replaces_moves_the_replaced_unit_and_it_cannot_return():
@@ -60,11 +68,14 @@ def test_replaces_moves_the_replaced_unit_and_it_cannot_return():
     new = unit("new.service", f"Replaces=old.service\nMachineID={mid(1)}")
     c = Cluster([machine(1), machine(2)], [old, new])
     d = decide(c, new)
-    assert d is not None and d.machine == mid(1) and d.replaced == ("old.service",)
+    assert d is not None
+    assert d.machine == mid(1)
+    assert d.replaced == ("old.service",)
     c.unschedule("old.service")
     c.schedule("new.service", mid(1))
     d2 = decide(c, old)
-    assert d2 is not None and d2.machine == mid(2)
+    assert d2 is not None
+    assert d2.machine == mid(2)
 
 
 names = st.sampled_from([f"u{i}.service" for i in range(8)])
@@ -73,9 +84,7 @@ names = st.sampled_from([f"u{i}.service" for i in range(8)])
 @st.composite
 def scenario(draw):
     n_machines = draw(st.integers(1, 4))
-    ms = [
-        machine(i + 1, role=draw(st.sampled_from(["web", "db"]))) for i in range(n_machines)
-    ]
+    ms = [machine(i + 1, role=draw(st.sampled_from(["web", "db"]))) for i in range(n_machines)]
     units = []
     for i in range(draw(st.integers(1, 8))):
         opts = []

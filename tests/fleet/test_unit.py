@@ -70,10 +70,12 @@ def test_name_info_and_printf():
         "web@.service",
         "8080",
     )
-    assert info.is_instance and not info.is_template
+    assert info.is_instance
+    assert not info.is_template
     assert unit_printf("%n %N %p %i %%", info) == "web@8080.service web@8080 web 8080 %%"
     tmpl = UnitNameInfo.parse("web@.service")
-    assert tmpl is not None and tmpl.is_template
+    assert tmpl is not None
+    assert tmpl.is_template
     assert UnitNameInfo.parse("noext") is None
 
 
