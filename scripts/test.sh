@@ -9,5 +9,7 @@ echo "== ruff"
 ruff check src tests
 echo "== mypy (strict)"
 mypy
-echo "== pytest"
-pytest -m "not slow" "$@"
+echo "== pytest (default suite)"
+pytest -m "not slow and not soak" "$@"
+echo "== pytest (slow suites: real systemd in nspawn, containers, simulation seeds)"
+pytest -m "slow and not soak" "$@"

@@ -20,6 +20,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "check a Jepsen-format history for linearizability",
     ),
     "units": ("pycoreos.cli.units", "drive one node's unit manager (systemctl-like)"),
+    "cloudinit": ("pycoreos.cli.cloudinit", "apply or validate a cloud-config (coreos-cloudinit)"),
+    "fleetd": ("pycoreos.cli.fleetd", "run fleet's engine and agent on this machine"),
+    "fleetctl": ("pycoreos.cli.fleetctl", "drive the fleet cluster"),
 }
 
 
