@@ -12,4 +12,4 @@ mypy
 echo "== pytest (default suite)"
 pytest -m "not slow and not soak" "$@"
 echo "== pytest (slow suites: real systemd in nspawn, containers, simulation seeds)"
-pytest -m "slow and not soak" "$@"
+pytest -m "slow and not soak" "$@" || [ $? -eq 5 ]  # 5: no test selected
