@@ -226,10 +226,8 @@ def cmd_exec_watch(ctx: Context) -> int:
         raise error_exit(EXIT_BAD_ARGS, "key and command to exec required", ctx.stderr)
     key, cmd = _split_exec_args(ctx.args)
     after = ctx.num("after-index")
-    # etcdctl adds 1 here and the Go client adds 1 again: the wait starts at after+2.
-    index = after + 1 if after else 0
     events = c.watch_iter(
-        key, recursive=ctx.flag("recursive"), wait_index=index + 1 if index else 0
+        key, recursive=ctx.flag("recursive"), wait_index=after + 1 if after else 0
     )
     children: list[subprocess.Popen[bytes]] = []
     try:

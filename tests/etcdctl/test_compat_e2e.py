@@ -1,0 +1,302 @@
+"""``pycoreos etcdctl`` against ``ETCDCTL_API=2 etcdctl``: same stdout, stderr and exit code.
+
+Two fresh one-member clusters of the same kind are started; the real etcdctl drives one and
+ours the other with the same command script, so both servers go through the same history and
+hand out the same indexes. Only what must differ is normalised: member ids, ports, expiration
+timestamps and the remaining TTL (it can tick between the two runs).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pycoreos.cli.etcdctl import run
+from pycoreos.testing.procs import REAL_ETCDCTL, Kind, Member, free_ports, start_member
+
+# The server kinds both CLIs are compared against. Add "ours" when our etcd serves v2.
+SERVER_KINDS: tuple[Kind, ...] = ("real",)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.compat,
+    pytest.mark.skipif(shutil.which(REAL_ETCDCTL) is None, reason="etcdctl not installed"),
+]
+
+Outcome = tuple[str, str, int]
+
+
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Member, Member]]:
+    base = tmp_path_factory.mktemp(f"pair-{request.param}")
+    a = start_member(request.param, base, name="a")
+    try:
+        b = start_member(request.param, base, name="b")
+    except Exception:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def run_real(member: Member, args: list[str], stdin: str = "") -> Outcome:
+    env = {**os.environ, "ETCDCTL_API": "2"}
+    for k in ("ETCDCTL_ENDPOINTS", "ETCDCTL_PEERS", "ETCDCTL_ENDPOINT"):
+        env.pop(k, None)
+    p = subprocess.run(
+        [REAL_ETCDCTL, "--endpoints", member.client_url, *args],
+        input=stdin.encode(),
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    return p.stdout.decode(), p.stderr.decode(), p.returncode
+
+
+def run_ours(member: Member, args: list[str], stdin: str = "") -> Outcome:
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(
+        ["--endpoints", member.client_url, *args],
+        env={},
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+    )
+    return out.getvalue(), err.getvalue(), rc
+
+
+def normalise(text: str, m: Member) -> str:
+    text = text.replace(str(m.client_port), "CPORT").replace(str(m.peer_port), "PPORT")
+    text = re.sub(r"\b[0-9a-f]{16}\b", "MEMBERID", text)
+    text = re.sub(r"name=[ab]\b", "name=NAME", text)
+    text = re.sub(r'"expiration":"[^"]*"', '"expiration":"T"', text)
+    text = re.sub(r'"ttl":\d+', '"ttl":N', text)
+    return re.sub(r"TTL: [1-9]\d*", "TTL: N", text)
+
+
+def compare(pair: tuple[Member, Member], args: list[str], stdin: str = "") -> Outcome:
+    a, b = pair
+    real = run_real(a, args, stdin)
+    ours = run_ours(b, args, stdin)
+    want = (normalise(real[0], a), normalise(real[1], a), real[2])
+    got = (normalise(ours[0], b), normalise(ours[1], b), ours[2])
+    assert got == want, f"etcdctl {' '.join(args)}"
+    return want
+
+
+# One script, run in order: each step changes both servers identically.
+SCRIPT: list[tuple[list[str], str]] = [
+    (["set", "/k1", "v1"], ""),
+    (["get", "/k1"], ""),
+    (["-o", "json", "get", "/k1"], ""),
+    (["-o", "extended", "get", "/k1"], ""),
+    (["set", "/k1", "v2"], ""),
+    (["-o", "json", "set", "/k1", "v3"], ""),
+    (["-o", "extended", "set", "/k1", "v4"], ""),
+    (["get", "/missing"], ""),
+    (["-o", "json", "get", "/missing"], ""),
+    (["set", "/fromstdin"], "piped value"),
+    (["set", "/novalue"], ""),
+    (["get"], ""),
+    (["mk", "/k1", "again"], ""),
+    (["mk", "/k2", "new"], ""),
+    (["mk", "--in-order", "/queue", "job1"], ""),
+    (["-o", "extended", "mk", "--in-order", "/queue", "job2"], ""),
+    (["ls", "--sort", "/queue"], ""),
+    (["mkdir", "/d1"], ""),
+    (["mkdir", "/d1"], ""),
+    (["mkdir", "--ttl", "1000", "/d2"], ""),
+    (["setdir", "/d1"], ""),
+    (["setdir", "--ttl", "1000", "/d3"], ""),
+    (["updatedir", "--ttl", "1000", "/d1"], ""),
+    (["updatedir", "/nodir"], ""),
+    (["get", "/d1"], ""),
+    (["set", "/d1/a", "1"], ""),
+    (["set", "/d1/sub/b", "2"], ""),
+    (["set", "/d1/_hidden", "h"], ""),
+    (["ls", "--sort", "-r", "-p", "/d1"], ""),
+    (["ls", "--sort", "/d1"], ""),
+    (["ls", "/d1/a"], ""),
+    (["ls", "/nothere"], ""),
+    (["update", "/k1", "u1"], ""),
+    (["update", "/nothere", "x"], ""),
+    (["-o", "json", "update", "--ttl", "1000", "/k1", "u2"], ""),
+    (["-o", "extended", "get", "/k1"], ""),
+    (["set", "--swap-with-value", "u2", "/k1", "cas1"], ""),
+    (["set", "--swap-with-value", "wrong", "/k1", "cas2"], ""),
+    (["set", "--swap-with-index", "1", "/k1", "cas3"], ""),
+    (["set", "--ttl", "1000", "/k1", "--", "-dash"], ""),
+    (["set", "--", "/k3", "-dashvalue"], ""),
+    (["get", "/k3"], ""),
+    (["rm", "/k2"], ""),
+    (["-o", "extended", "rm", "/k3"], ""),
+    (["rm", "/k2"], ""),
+    (["rm", "--with-value", "wrong", "/k1"], ""),
+    (["rm", "--with-value", "-dash", "/k1"], ""),
+    (["rm", "/d1"], ""),
+    (["rm", "--dir", "/d1"], ""),
+    (["rmdir", "/d1"], ""),
+    (["rmdir", "/d3"], ""),
+    (["rm", "-r", "/d1"], ""),
+    (["-o", "json", "rm", "-r", "/queue"], ""),
+    (["set", "/j", 'quote" back\\ <tag> & \t tab\nnewline é \u2028'], ""),
+    (["-o", "json", "get", "/j"], ""),
+    (["get", "--quorum", "/j"], ""),
+    (["-o", "yaml", "get", "/j"], ""),
+    (["--no-sync", "get", "/j"], ""),
+    (["--debug", "get", "/j"], ""),
+    (["--debug", "--no-sync", "set", "--ttl", "1000", "/dbg", "a b&c"], ""),
+    (["--debug", "--no-sync", "mkdir", "/dbgdir"], ""),
+    (["--debug", "--no-sync", "rm", "-r", "--with-index", "3", "/dbgdir"], ""),
+    (["get", "--bogus", "/j"], ""),
+    (["set", "--ttl", "abc", "/j", "v"], ""),
+    (["watch", "--after-index", "1", "/j"], ""),
+    (["watch"], ""),
+    (["member", "list"], ""),
+    (["member", "list", "extra"], ""),
+    (["member", "add"], ""),
+    (["member", "add", "x", "notaurl"], ""),
+    (["member", "remove"], ""),
+    (["member", "remove", "deadbeef"], ""),
+    (["member", "update"], ""),
+    (["cluster-health"], ""),
+    (["rm", "/"], ""),
+    (["set", "/", "x"], ""),
+]
+
+
+def test_script(pair: tuple[Member, Member]) -> None:
+    for args, stdin in SCRIPT:
+        compare(pair, args, stdin)
+
+
+def test_watch_after_index_matches(pair: tuple[Member, Member]) -> None:
+    # Both servers have the same history, so an index read from one is valid on the other.
+    compare(pair, ["set", "/w/a", "1"])
+    compare(pair, ["set", "/w/b", "2"])
+    out, _, _ = run_real(pair[0], ["-o", "extended", "get", "/w/a"])
+    idx = int(re.search(r"Modified-Index: (\d+)", out).group(1))  # type: ignore[union-attr]
+    for fmt in ("simple", "json", "extended"):
+        compare(pair, ["-o", fmt, "watch", "--after-index", str(idx - 1), "/w/a"])
+        compare(pair, ["-o", fmt, "watch", "-r", "--after-index", str(idx - 1), "/w"])
+    compare(pair, ["rm", "/w/a"])
+    compare(pair, ["watch", "-r", "--after-index", str(idx + 1), "/w"])
+
+
+def test_usage_and_help(pair: tuple[Member, Member]) -> None:
+    for args in (["-h"], ["--bogus"], ["bogus"], ["help", "ls"], ["member"], ["member", "x"]):
+        real = run_real(pair[0], args)
+        ours = run_ours(pair[1], args)
+        # The VERSION section names each tool's own version.
+        strip = re.compile(r"VERSION:\n   \S+\n")
+        assert (strip.sub("", ours[0]), ours[1], ours[2]) == (
+            strip.sub("", real[0]),
+            real[1],
+            real[2],
+        ), args
+
+
+def test_unreachable_endpoint_matches(pair: tuple[Member, Member]) -> None:
+    (dead,) = free_ports(1)
+    url = f"http://127.0.0.1:{dead}"
+    for args in (
+        ["get", "/x"],
+        ["--no-sync", "get", "/x"],
+        ["--no-sync", "mk", "/x", "v"],
+        ["--no-sync", "rm", "/x"],
+        ["member", "list"],
+        ["--no-sync", "member", "list"],
+        ["cluster-health"],
+    ):
+        real = run_real(pair[0], ["--endpoints", url, *args])
+        ours = run_ours(pair[1], ["--endpoints", url, *args])
+        assert ours == real, args
+
+
+def test_failover_to_live_endpoint(pair: tuple[Member, Member]) -> None:
+    (dead,) = free_ports(1)
+    eps = f"http://127.0.0.1:{dead},{pair[1].client_url}"
+    out, err, rc = run_ours(pair[1], ["--endpoints", eps, "--no-sync", "set", "/fo", "x"])
+    assert (out, err, rc) == ("x\n", "", 0)
+
+
+def test_subprocess_entry_point_and_stdin(pair: tuple[Member, Member], tmp_path: Path) -> None:
+    """The console entry point, real stdin and exit code, as a user runs it."""
+    p = subprocess.run(
+        [sys.executable, "-m", "pycoreos", "etcdctl", "--endpoints", pair[1].client_url,
+         "set", "/sub"],
+        input=b"from stdin",
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert (p.stdout, p.stderr, p.returncode) == (b"from stdin\n", b"", 0)
+    p = subprocess.run(
+        [sys.executable, "-m", "pycoreos", "etcdctl", "--endpoints", pair[1].client_url,
+         "get", "/nope"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert p.returncode == 4
+    assert p.stderr.startswith(b"Error:  100: Key not found (/nope) [")
+
+
+def _read_until(proc: subprocess.Popen[bytes], n_lines: int, timeout: float = 20) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    killer = threading.Timer(timeout, proc.kill)  # unblocks readline if output never comes
+    killer.start()
+    try:
+        while len(lines) < n_lines:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.decode())
+    finally:
+        killer.cancel()
+    return lines
+
+
+def test_exec_watch_runs_command_per_event(pair: tuple[Member, Member]) -> None:
+    compare(pair, ["set", "/ew/a", "1"])
+    compare(pair, ["set", "/ew/b", "2"])
+    out, _, _ = run_real(pair[0], ["-o", "extended", "get", "/ew/a"])
+    idx = int(re.search(r"Modified-Index: (\d+)", out).group(1))  # type: ignore[union-attr]
+    script = 'echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"'
+    results = []
+    for cmd, member in (
+        ([REAL_ETCDCTL], pair[0]),
+        ([sys.executable, "-m", "pycoreos", "etcdctl"], pair[1]),
+    ):
+        proc = subprocess.Popen(
+            [*cmd, "--endpoints", member.client_url, "exec-watch", "--after-index",
+             str(idx - 1), "-r", "/ew", "--", "sh", "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ETCDCTL_API": "2"},
+        )  # fmt: skip
+        try:
+            results.append(sorted(_read_until(proc, 2)))
+        finally:
+            proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert results[0] == results[1]
+    assert results[1] == ["set /ew/a 1\n", "set /ew/b 2\n"]
