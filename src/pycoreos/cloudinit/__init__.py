@@ -1,0 +1,1 @@
+"""cloud-config: parse, validate, plan and apply (``coreos-cloudinit`` rebuilt)."""
