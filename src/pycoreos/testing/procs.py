@@ -19,7 +19,10 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    pass
 
 Kind = Literal["real", "ours"]
 
@@ -59,6 +62,7 @@ class Member:
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
     initial_cluster: str | None = None
+    advertise_peer_port: int | None = None
 
     @property
     def client_url(self) -> str:
@@ -94,10 +98,16 @@ def member_args(
     client_port: int,
     peer_port: int,
     initial_cluster: str | None = None,
+    advertise_peer_port: int | None = None,
 ) -> list[str]:
-    """The full command line of a member (of a one-member cluster unless told otherwise)."""
+    """The full command line of a member (of a one-member cluster unless told otherwise).
+
+    ``advertise_peer_port`` (a proxy in front of the member) is what the member advertises
+    to its peers; it still listens on ``peer_port``.
+    """
     client = f"http://127.0.0.1:{client_port}"
-    peer = f"http://127.0.0.1:{peer_port}"
+    listen_peer = f"http://127.0.0.1:{peer_port}"
+    peer = f"http://127.0.0.1:{advertise_peer_port or peer_port}"
     cmd = [REAL_ETCD, "--enable-v2=true"] if kind == "real" else ours_command()
     return [
         *cmd,
@@ -105,7 +115,7 @@ def member_args(
         "--data-dir", str(data_dir),
         "--listen-client-urls", client,
         "--advertise-client-urls", client,
-        "--listen-peer-urls", peer,
+        "--listen-peer-urls", listen_peer,
         "--initial-advertise-peer-urls", peer,
         "--initial-cluster", initial_cluster or f"{name}={peer}",
     ]  # fmt: skip
@@ -159,6 +169,7 @@ def start_member(
     ports: tuple[int, int] | None = None,
     wait: bool = True,
     initial_cluster: str | None = None,
+    advertise_peer_port: int | None = None,
 ) -> Member:
     """Start a member of ``kind`` with its data under ``base_dir`` and wait for it.
 
@@ -169,7 +180,9 @@ def start_member(
     data_dir = base_dir / f"{kind}-{name}.etcd"
     log_path = base_dir / f"{kind}-{name}.log"
     args = [
-        *member_args(kind, name, data_dir, client_port, peer_port, initial_cluster),
+        *member_args(
+            kind, name, data_dir, client_port, peer_port, initial_cluster, advertise_peer_port
+        ),
         *extra_args,
     ]
     full_env = dict(os.environ)
@@ -214,6 +227,7 @@ def restart(member: Member, *, wait: bool = True) -> Member:
         ports=(member.client_port, member.peer_port),
         wait=wait,
         initial_cluster=member.initial_cluster,
+        advertise_peer_port=member.advertise_peer_port,
     )
 
 
@@ -244,6 +258,17 @@ def start_cluster(
         for m in members:
             m.kill()
         raise
+    if proxies is not None:
+        from pycoreos.server.membership import compute_member_id
+
+        proxies.bind_ids(
+            {
+                proxy_ports[i]: compute_member_id(
+                    [f"http://127.0.0.1:{proxy_ports[i]}"], "etcd-cluster"
+                )
+                for i in range(size)
+            }
+        )
     return members
 
 
