@@ -32,13 +32,14 @@ from pycoreos.client.v2_errors import EndpointError
 class HttpRequest:
     """One request, independent of the endpoint it is sent to.
 
-    ``target`` is the escaped path and query (``/v2/keys/foo?recursive=true``), relative to
-    the endpoint's own path. ``idempotent`` requests may be replayed on another endpoint after
+    ``path`` is the unescaped path (``/v2/keys/a b``), relative to the endpoint's own path, and
+    ``query`` the encoded query string without ``?``. ``idempotent`` requests may be replayed on another endpoint after
     they may have been sent; ``long_poll`` requests (watches) get no header timeout.
     """
 
     method: str
-    target: str
+    path: str
+    query: str = ""
     body: bytes | None = None
     content_type: str | None = None
     idempotent: bool = True
@@ -65,7 +66,7 @@ class Transport(Protocol):
         timeout: float | None,
         headers: Mapping[str, str],
     ) -> HttpResponse:
-        """Send ``request`` to ``url`` (endpoint + target); raise EndpointError on failure."""
+        """Send ``request`` to ``url`` (endpoint + path + query); raise EndpointError on failure."""
         ...
 
     def close(self) -> None:

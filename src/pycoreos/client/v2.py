@@ -165,9 +165,8 @@ class Client:
     def url(self, endpoint: str, request: HttpRequest) -> str:
         """The full URL of ``request`` on ``endpoint`` (endpoint path prefix kept)."""
         ep = urlsplit(endpoint)
-        path, _, query = request.target.partition("?")
-        full = quote(canonical_path(ep.path + path), safe=_PATH_SAFE)
-        return f"{ep.scheme}://{ep.netloc}{full}" + (f"?{query}" if query else "")
+        full = quote(canonical_path(ep.path + request.path), safe=_PATH_SAFE)
+        return f"{ep.scheme}://{ep.netloc}{full}" + (f"?{request.query}" if request.query else "")
 
     def do(self, request: HttpRequest, *, timeout: float | None = None) -> HttpResponse:
         """Send ``request`` with failover (see module docstring) and return the raw answer."""
@@ -215,9 +214,8 @@ class Client:
         raise parse_error(resp.body)
 
     @staticmethod
-    def _target(key: str, params: Mapping[str, str]) -> str:
-        q = _query(params)
-        return "/v2/keys/" + key.lstrip("/") + (f"?{q}" if q else "")
+    def _key_path(key: str) -> str:
+        return "/v2/keys/" + key.lstrip("/")
 
     # -- keys API ---------------------------------------------------------------------------
 
@@ -226,7 +224,9 @@ class Client:
     ) -> Response:
         """Read a key or directory. Raises EtcdError (100 if missing)."""
         params = {"quorum": _b(quorum), "recursive": _b(recursive), "sorted": _b(sorted)}
-        return self._keys(self.do(HttpRequest(method="GET", target=self._target(key, params))))
+        return self._keys(
+            self.do(HttpRequest(method="GET", path=self._key_path(key), query=_query(params)))
+        )
 
     def set(
         self,
@@ -263,7 +263,8 @@ class Client:
             form["refresh"] = "true"
         req = HttpRequest(
             method="PUT",
-            target=self._target(key, params),
+            path=self._key_path(key),
+            query=_query(params),
             body=_query(form).encode(),
             content_type=_FORM,
             idempotent=False,
@@ -285,7 +286,7 @@ class Client:
             form["ttl"] = str(ttl)
         req = HttpRequest(
             method="POST",
-            target=self._target(dir, {}),
+            path=self._key_path(dir),
             body=_query(form).encode(),
             content_type=_FORM,
             idempotent=False,
@@ -311,12 +312,16 @@ class Client:
             params["dir"] = "true"
         if recursive:
             params["recursive"] = "true"
-        req = HttpRequest(method="DELETE", target=self._target(key, params), idempotent=False)
+        req = HttpRequest(
+            method="DELETE", path=self._key_path(key), query=_query(params), idempotent=False
+        )
         return self._keys(self.do(req))
 
     def _wait_request(self, key: str, recursive: bool, wait_index: int | None) -> HttpRequest:
         params = {"recursive": _b(recursive), "wait": "true", "waitIndex": str(wait_index or 0)}
-        return HttpRequest(method="GET", target=self._target(key, params), long_poll=True)
+        return HttpRequest(
+            method="GET", path=self._key_path(key), query=_query(params), long_poll=True
+        )
 
     def watch(
         self,
@@ -361,13 +366,13 @@ class Client:
 
     def members(self) -> tuple[Member, ...]:
         """List the cluster members."""
-        resp = self.do(HttpRequest(method="GET", target="/v2/members"))
+        resp = self.do(HttpRequest(method="GET", path="/v2/members"))
         _expect(resp, 200)
         return parse_members(resp.body)
 
     def leader(self) -> Member:
         """The current leader (MembersAPIError during an election)."""
-        resp = self.do(HttpRequest(method="GET", target="/v2/members/leader"))
+        resp = self.do(HttpRequest(method="GET", path="/v2/members/leader"))
         _expect(resp, 200)
         return parse_member(load_json(resp.body))
 
@@ -375,7 +380,7 @@ class Client:
         """Add a member with ``peer_urls``; MembersAPIError on conflict."""
         req = HttpRequest(
             method="POST",
-            target="/v2/members",
+            path="/v2/members",
             body=self._members_json(peer_urls),
             content_type="application/json",
             idempotent=False,
@@ -388,14 +393,14 @@ class Client:
 
     def remove_member(self, member_id: str) -> None:
         """Remove member ``member_id`` (hex)."""
-        req = HttpRequest(method="DELETE", target=f"/v2/members/{member_id}", idempotent=False)
+        req = HttpRequest(method="DELETE", path=f"/v2/members/{member_id}", idempotent=False)
         _expect(self.do(req), 204, 410)
 
     def update_member(self, member_id: str, peer_urls: Sequence[str]) -> None:
         """Replace the peer URLs of member ``member_id``."""
         req = HttpRequest(
             method="PUT",
-            target=f"/v2/members/{member_id}",
+            path=f"/v2/members/{member_id}",
             body=self._members_json(peer_urls),
             content_type="application/json",
             idempotent=False,
@@ -423,14 +428,14 @@ class Client:
 
     # -- misc -------------------------------------------------------------------------------
 
-    def _json(self, target: str) -> Any:
-        resp = self.do(HttpRequest(method="GET", target=target))
+    def _json(self, path: str) -> Any:
+        resp = self.do(HttpRequest(method="GET", path=path))
         _expect(resp, 200)
         return load_json(resp.body)
 
     def health(self) -> bool:
         """``GET /health`` on the first reachable endpoint: True if the member has a leader."""
-        resp = self.do(HttpRequest(method="GET", target="/health"))
+        resp = self.do(HttpRequest(method="GET", path="/health"))
         obj = load_json(resp.body)
         h = obj.get("health") if isinstance(obj, dict) else None
         return h is True or h == "true"
@@ -446,7 +451,7 @@ class Client:
 
     def machines(self) -> list[str]:
         """``GET /v2/machines``: the client URLs of all members (plain-text list)."""
-        resp = self.do(HttpRequest(method="GET", target="/v2/machines"))
+        resp = self.do(HttpRequest(method="GET", path="/v2/machines"))
         _expect(resp, 200)
         return [u.strip() for u in resp.body.decode().split(",") if u.strip()]
 
