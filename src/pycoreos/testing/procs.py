@@ -232,12 +232,26 @@ def restart(member: Member, *, wait: bool = True) -> Member:
 
 
 def start_cluster(
-    kind: Kind, base_dir: Path, size: int, *, extra_args: Sequence[str] = ()
+    kind: Kind,
+    base_dir: Path,
+    size: int,
+    *,
+    extra_args: Sequence[str] = (),
+    proxies: ProxyNet | None = None,
 ) -> list[Member]:
-    """Start a ``size``-member cluster of ``kind`` on loopback and wait until it serves."""
-    ports = free_ports(2 * size)
+    """Start a ``size``-member cluster of ``kind`` on loopback and wait until it serves.
+
+    With ``proxies``, every member advertises a :class:`PeerProxy` port in front of its
+    peer port, so tests can cut and delay peer traffic (see :mod:`pycoreos.testing.peerproxy`).
+    """
+    ports = free_ports(3 * size)
     names = [f"m{i}" for i in range(1, size + 1)]
-    initial = ",".join(f"{n}=http://127.0.0.1:{ports[2 * i + 1]}" for i, n in enumerate(names))
+    peer_ports = ports[size : 2 * size]
+    proxy_ports = ports[2 * size :] if proxies is not None else peer_ports
+    initial = ",".join(f"{n}=http://127.0.0.1:{proxy_ports[i]}" for i, n in enumerate(names))
+    if proxies is not None:
+        for i in range(size):
+            proxies.add(proxy_ports[i], peer_ports[i])
     members = [
         start_member(
             kind,
@@ -245,8 +259,9 @@ def start_cluster(
             name=n,
             extra_args=extra_args,
             wait=False,
-            ports=(ports[2 * i], ports[2 * i + 1]),
+            ports=(ports[i], peer_ports[i]),
             initial_cluster=initial,
+            advertise_peer_port=proxy_ports[i] if proxies is not None else None,
         )
         for i, n in enumerate(names)
     ]
