@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    pass
+    from pycoreos.testing.peerproxy import ProxyNet
 
 Kind = Literal["real", "ours"]
 
