@@ -12,6 +12,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -311,3 +312,43 @@ def test_exec_watch_runs_command_per_event(pair: tuple[Member, Member]) -> None:
             proc.stdout.close()
     assert results[0] == results[1]
     assert results[1] == ["set /ew/a 1\n", "set /ew/b 2\n"]
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        srv.close()
+
+
+def test_unresponsive_endpoint_matches(pair: tuple[Member, Member], blackhole: str) -> None:
+    for args in (
+        ["--timeout", "300ms", "get", "/x"],  # sync times out (not a connection error): exit 4
+        ["--timeout", "300ms", "--no-sync", "set", "/x", "y"],
+        ["--timeout", "3s", "--total-timeout", "400ms", "--no-sync", "set", "/x", "y"],
+        ["--timeout", "3s", "--total-timeout", "400ms", "get", "/x"],  # sync deadline: exit 2
+        ["--timeout", "300ms", "member", "list"],
+    ):
+        real = run_real(pair[0], ["--endpoints", blackhole, *args])
+        ours = run_ours(pair[1], ["--endpoints", blackhole, *args])
+        assert ours == real, args

@@ -24,7 +24,12 @@ from pycoreos.cli.etcdctl_output import (
     go_quote,
 )
 from pycoreos.client.http_transport import HttpRequest
-from pycoreos.client.v2 import Client, ClientError, ClusterUnavailableError
+from pycoreos.client.v2 import (
+    Client,
+    ClientError,
+    ClusterUnavailableError,
+    DeadlineExceededError,
+)
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -114,11 +119,11 @@ class Context:
         user, password = self._credentials()
         timeout = self.gfloat("timeout")
         total = self.gfloat("total-timeout")
-        if total > 0:
-            timeout = min(timeout, total) if timeout > 0 else total
         client = Client(
             self.endpoints(),
+            # Go: no header timeout when --timeout is 0; the dial timeout is then 30s.
             timeout=timeout if timeout > 0 else 30.0,
+            total_timeout=total if total > 0 else None,
             ca_file=self._tls("ca-file", "ETCDCTL_CA_FILE"),
             cert_file=self._tls("cert-file", "ETCDCTL_CERT_FILE"),
             key_file=self._tls("key-file", "ETCDCTL_KEY_FILE"),
@@ -146,6 +151,8 @@ class Context:
                 print(f"start to sync cluster using endpoints({eps})", file=self.stderr)
             try:
                 self._sync(c)
+            except DeadlineExceededError as e:
+                raise error_exit(EXIT_BAD_CONNECTION, e, self.stderr) from e
             except ClusterUnavailableError as e:
                 # isConnectionError: only pure connection failures abort; others are ignored.
                 if e.connection_only:

@@ -194,9 +194,8 @@ class HttpTransport:
             conn.close()
             if isinstance(e, OSError) and e.errno is not None:
                 msg = f"read tcp {hostport}: read: {_errno_text(e)}"
-            else:
-                msg = "EOF"
-            raise EndpointError(url, msg, sent=True) from e
+                raise EndpointError(url, msg, sent=True, connection=True) from e
+            raise EndpointError(url, "EOF", sent=True) from e
         if resp.will_close:
             conn.close()
         else:

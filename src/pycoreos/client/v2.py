@@ -30,6 +30,7 @@ from pycoreos.client.v2_errors import (
     NO_ENDPOINTS,
     ClientError,
     ClusterUnavailableError,
+    DeadlineExceededError,
     EndpointError,
     EtcdError,
     InvalidResponseError,
@@ -53,6 +54,7 @@ __all__ = [
     "Client",
     "ClientError",
     "ClusterUnavailableError",
+    "DeadlineExceededError",
     "EndpointError",
     "EtcdError",
     "InvalidResponseError",
@@ -113,6 +115,8 @@ class Client:
         username, password: HTTP basic auth for v2 auth-enabled clusters.
         transport: injectable :class:`Transport` (tests); default :class:`HttpTransport`.
         on_request: called with (url, request) before each attempt (etcdctl ``--debug``).
+        total_timeout: bound on all attempts of one request (not watches); when it runs out
+            :class:`DeadlineExceededError` is raised. None (default) means no bound.
 
     Raises:
         ValueError: if ``endpoints`` is empty.
@@ -130,12 +134,14 @@ class Client:
         password: str | None = None,
         transport: Transport | None = None,
         on_request: RequestHook | None = None,
+        total_timeout: float | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError(NO_ENDPOINTS)
         self._endpoints = [e.strip() for e in endpoints]
         self._pinned = 0
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self._transport = transport or HttpTransport(
             ca_file=ca_file, cert_file=cert_file, key_file=key_file
         )
@@ -169,25 +175,40 @@ class Client:
         return f"{ep.scheme}://{ep.netloc}{full}" + (f"?{request.query}" if request.query else "")
 
     def do(self, request: HttpRequest, *, timeout: float | None = None) -> HttpResponse:
-        """Send ``request`` with failover (see module docstring) and return the raw answer."""
+        """Send ``request`` with failover (see module docstring) and return the raw answer.
+
+        ``timeout`` overrides the per-attempt timeout (for a long poll: the whole wait).
+        ``total_timeout`` (if set) bounds all attempts of a non-long-poll request together.
+        """
         errors: list[EndpointError] = []
         n = len(self._endpoints)
-        per_try = None if request.long_poll else (timeout or self.timeout)
-        if request.long_poll and timeout is not None:
-            per_try = timeout
+        if request.long_poll:
+            per_try, deadline = timeout, None
+        else:
+            per_try = timeout or self.timeout
+            total = self.total_timeout
+            deadline = None if total is None else time.monotonic() + total
         for i in range(self._pinned, self._pinned + n):
             k = i % n
             endpoint = self._endpoints[k]
             url = self.url(endpoint, request)
+            attempt = per_try
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlineExceededError()
+                attempt = left if attempt is None else min(attempt, left)
             if self._on_request is not None:
                 self._on_request(url, request)
             try:
                 resp = self._transport.round_trip(
-                    url, request, timeout=per_try, headers=self._headers
+                    url, request, timeout=attempt, headers=self._headers
                 )
             except EndpointError as e:
                 if request.long_poll and timeout is not None and e.timed_out:
                     raise WatchTimeoutError(str(e)) from e
+                if e.timed_out and deadline is not None and time.monotonic() >= deadline:
+                    raise DeadlineExceededError() from e
                 errors.append(e)
                 if e.sent and not request.idempotent:
                     raise UnknownOutcomeError(errors) from e

@@ -10,6 +10,7 @@ Tree::
         ├── EndpointError           one endpoint failed (refused, header timeout, no leader, 5xx)
         ├── ClusterUnavailableError every endpoint failed; ``errors`` holds each EndpointError
         ├── UnknownOutcomeError     a write may or may not have been applied; never retried
+        ├── DeadlineExceededError   the per-operation total timeout ran out
         └── WatchTimeoutError       a watch with ``timeout=`` saw no event in time
 
 The ``str()`` of each error is the text etcd's Go client (``go.etcd.io/etcd/client``) prints, so
@@ -90,12 +91,23 @@ class EndpointError(ClientError):
         endpoint: the endpoint URL.
         sent: True if the request may have reached the server (so a write may have applied).
         timed_out: True if the failure was the per-request timeout.
+        connection: True for socket-level failures (dial, read reset), False for timeouts
+            waiting for an answer and for bad answers (etcdctl's ``isConnectionError``).
     """
 
-    def __init__(self, endpoint: str, message: str, *, sent: bool, timed_out: bool = False) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        message: str,
+        *,
+        sent: bool,
+        timed_out: bool = False,
+        connection: bool | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.sent = sent
         self.timed_out = timed_out
+        self.connection = (not sent) if connection is None else connection
         super().__init__(message)
 
 
@@ -118,7 +130,7 @@ class ClusterUnavailableError(ClientError):
     @property
     def connection_only(self) -> bool:
         """True if every failure was a connection failure (etcdctl's ``isConnectionError``)."""
-        return all(not e.sent or e.timed_out for e in self.errors)
+        return all(e.connection for e in self.errors)
 
 
 class UnknownOutcomeError(ClusterUnavailableError):
@@ -129,6 +141,14 @@ class UnknownOutcomeError(ClusterUnavailableError):
     linearizability checker does). ``errors`` ends with the failure that made the outcome
     unknown, so the text matches what etcdctl prints for an unavailable cluster.
     """
+
+
+class DeadlineExceededError(ClientError):
+    """The client's ``total_timeout`` for one operation ran out (Go ``context deadline
+    exceeded``); for a write the outcome is unknown."""
+
+    def __init__(self) -> None:
+        super().__init__("context deadline exceeded")
 
 
 class WatchTimeoutError(ClientError):
