@@ -36,11 +36,16 @@ class PlanError(CloudConfigError):
 
 
 class ApplyError(CloudConfigError):
-    """An action failed while applying; ``action`` is the failing one (or ``None``)."""
+    """An action failed while applying.
+
+    ``action`` is the failing action and ``report`` the steps applied before it (both set
+    by :func:`pycoreos.cloudinit.apply.apply`; ``None`` when raised elsewhere).
+    """
 
     def __init__(self, problems: list[str] | str, action: object | None = None) -> None:
         super().__init__(problems)
         self.action = action
+        self.report: object | None = None
 
 
 class DatasourceError(CloudConfigError):
