@@ -86,6 +86,19 @@ class Registry:
             raise _conflict(e) from None
         await self.set_target_state(name, state)
 
+    async def replace_unit(self, name: str, uf: FleetUnitFile, state: JobState) -> None:
+        """Point an existing unit at a new file (``--replace``); agents then reload it."""
+        try:
+            await self.etcd.set(self.keys.unit(uf.hash_hex), unit_object(uf), prev_exist=False)
+        except EtcdError as e:
+            if e.code != 105:
+                raise _conflict(e) from None
+        try:
+            await self.etcd.set(self.keys.job_object(name), job_object(name, uf))
+        except EtcdError as e:
+            raise _conflict(e) from None
+        await self.set_target_state(name, state)
+
     async def set_target_state(self, name: str, state: JobState) -> None:
         """Write the desired state."""
         try:
