@@ -15,10 +15,13 @@ from pycoreos.fleet.unit import parse_unit_file
 _n = itertools.count()
 
 
-async def wait_for(pred, timeout=20.0):
-    async with asyncio.timeout(timeout):
-        while not await pred():
-            await asyncio.sleep(0.05)
+async def wait_for(pred, limit=20.0):
+    # polls real etcd state across three servers: there is no single event to await
+    for _ in range(int(limit / 0.05)):
+        if await pred():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("condition not reached")
 
 
 @pytest.fixture
