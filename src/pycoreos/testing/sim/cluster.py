@@ -35,23 +35,36 @@ import contextvars
 import functools
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pycoreos import _failpoints
+from pycoreos.errors import StackError
 from pycoreos.raft.config import NO_LIMIT
 from pycoreos.raft.rawnode import SnapshotStatus
 from pycoreos.raft.types import Entry, Message, MessageType, Snapshot, SoftState, StateType
 from pycoreos.server.config import load_config
 from pycoreos.server.errors import ServerError
+from pycoreos.server.requests import V2Request as ServerRequest
 from pycoreos.server.server import EtcdServer
 from pycoreos.testing.sim.checks import MemberView, SafetyMonitor, Violation, check_log_matching
 from pycoreos.testing.sim.disk import SimDisk
 from pycoreos.testing.sim.loop import OWNER, SimClock, SimCrashError, SimLoop
 from pycoreos.testing.sim.network import DropReason, LinkConfig, SimNetwork
 from pycoreos.v2store.errors import V2Error
+from pycoreos.v2store.event import Event
 
-__all__ = ["CRASH_FAILPOINTS", "MemberOptions", "SimCluster", "SimMember", "Trace"]
+__all__ = [
+    "CRASH_FAILPOINTS",
+    "MemberGoneError",
+    "MemberOptions",
+    "SimCluster",
+    "SimMember",
+    "Trace",
+]
+
+T = TypeVar("T")
 
 CRASH_FAILPOINTS = (
     "raft_before_apply",
@@ -66,6 +79,10 @@ CRASH_FAILPOINTS = (
 
 USER_PREFIX = "/1"
 _ABANDONED = "Future exception was never retrieved"
+
+
+class MemberGoneError(StackError):
+    """The member a client talked to is down, or went down before answering."""
 
 
 class Trace:
@@ -360,6 +377,55 @@ class SimCluster:
         """Run the loop for ``seconds`` of virtual time."""
         self.loop.run_until_complete(asyncio.sleep(seconds))
         self.check_members()
+
+    def run(self, aw: Awaitable[T]) -> T:
+        """Run the loop until ``aw`` is done; its result."""
+        result = self.loop.run_until_complete(aw)
+        self.check_members()
+        return result
+
+    # -- clients ---------------------------------------------------------------------------
+
+    async def propose(self, name: str, req: ServerRequest) -> Event:
+        """Propose ``req`` through member ``name`` and wait for its answer (no timeout).
+
+        Raises:
+            V2Error: the store refused it (a definite answer).
+            ServerError: the member gave up on it (outcome unknown).
+            MemberGoneError: ``name`` is down (nothing sent).
+        """
+        m = self.members[name]
+        server = m.server
+        if server is None:
+            raise MemberGoneError(f"sim: {name} is down")
+        answer = await m.ctx.run(server.propose, req)
+        if not isinstance(answer, Event):
+            raise MemberGoneError(f"sim: unexpected answer {answer!r}")
+        return answer
+
+    async def quorum_get(self, name: str, key: str) -> Event:
+        """A ``quorum=true`` GET of ``key`` through ``name``: ReadIndex, then the local store.
+
+        Raises:
+            V2Error: e.g. 100 Key not found (a definite answer).
+            ServerError: no confirmation from a quorum (outcome unknown).
+            MemberGoneError: ``name`` is down, or crashed before answering.
+        """
+        m = self.members[name]
+        server, owner = m.server, m.owner
+        if server is None:
+            raise MemberGoneError(f"sim: {name} is down")
+        await m.ctx.run(server.linearizable_read)
+        if self.loop.is_dead(owner):
+            raise MemberGoneError(f"sim: {owner} crashed before answering")
+        return server.store.get(key)
+
+    def request_id(self, name: str) -> int:
+        """A fresh request id from member ``name`` (as its HTTP layer would draw one)."""
+        server = self.members[name].server
+        if server is None:
+            raise MemberGoneError(f"sim: {name} is down")
+        return server.next_request_id()
 
     # -- transport -------------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ from pycoreos.testing.sim.checks import Violation, check_convergence, check_line
 from pycoreos.testing.sim.cluster import CRASH_FAILPOINTS, MemberOptions, SimCluster, SimMember
 from pycoreos.testing.sim.network import LinkConfig
 from pycoreos.v2store.errors import V2Error
-from pycoreos.v2store.event import Event
 
 __all__ = ["SimConfig", "SimResult", "run_simulation"]
 
@@ -61,7 +60,7 @@ class SimConfig:
 
     seed: int
     members: int = 3
-    clients: int = 4
+    clients: int = 5
     keys: int = 3
     duration: float = 10.0
     settle: float = 20.0
@@ -285,28 +284,16 @@ class _Run:
             c.note(f"client {cid}: {resp}")
 
     async def execute(self, member: SimMember, req: V2Request) -> V2Response:
-        server = member.server
-        owner = member.owner
-        if server is None:
-            raise _GoneError(member.name)
-        if req.kind is V2OpKind.GET:
-            await member.ctx.run(server.linearizable_read)
-            if self.cluster.loop.is_dead(owner):
-                raise _GoneError(member.name)  # the answer never left the member
-            try:
-                ev = server.store.get(req.key)
-            except V2Error as err:
-                return V2Response(error_code=err.code, index=err.index)
-            return V2Response(value=ev.node.value, modified_index=ev.node.modified_index)
-        sreq = _server_request(member.ctx.run(server.next_request_id), req)
-        fut = member.ctx.run(server.propose, sreq)
+        c = self.cluster
         try:
-            answer = await fut
+            if req.kind is V2OpKind.GET:
+                ev = await c.quorum_get(member.name, req.key)
+                return V2Response(value=ev.node.value, modified_index=ev.node.modified_index)
+            sreq = _server_request(c.request_id(member.name), req)
+            ev = await c.propose(member.name, sreq)
         except V2Error as err:
             return V2Response(error_code=err.code, index=err.index)
-        if not isinstance(answer, Event):
-            raise _GoneError(f"unexpected answer {answer!r}")
-        return V2Response(modified_index=answer.node.modified_index)
+        return V2Response(modified_index=ev.node.modified_index)
 
     # -- nemesis ---------------------------------------------------------------------------
 
@@ -417,10 +404,6 @@ class _Run:
             virtual_time=now,
             real_time=time.perf_counter() - started,
         )
-
-
-class _GoneError(StackError):
-    """The member the client talked to went away before answering."""
 
 
 def _server_request(rid: int, req: V2Request) -> ServerRequest:
