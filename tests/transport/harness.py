@@ -72,8 +72,8 @@ class Node:
         self.port = server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
 
-    async def wait_for(self, pred: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, pred: Callable[[], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
             while not pred():
                 self.changed.clear()
                 await self.changed.wait()
@@ -82,20 +82,20 @@ class Node:
         return [m for m in self.received if m.from_ == peer_id]
 
 
-async def poll_until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
+async def poll_until(pred: Callable[[], bool], within: float = 10.0) -> None:
     """Wait for internal state that fires no callback (peer state, pong statistics).
 
     The transport has no state-change event (the member does not need one), so this polls
     every 2 ms; use it only where no delivery can be awaited instead.
     """
-    async with asyncio.timeout(timeout):
-        while not pred():
+    async with asyncio.timeout(within):
+        while not pred():  # noqa: ASYNC110 - there is no event to wait on (see above)
             await asyncio.sleep(0.002)
 
 
-async def wait_state(node: Node, peer_id: int, state: str, timeout: float = 10.0) -> None:
+async def wait_state(node: Node, peer_id: int, state: str, within: float = 10.0) -> None:
     """Wait until ``node``'s stream to ``peer_id`` reaches ``state``."""
-    await poll_until(lambda: node.transport.peer_state(peer_id) == state, timeout)
+    await poll_until(lambda: node.transport.peer_state(peer_id) == state, within)
 
 
 def app(frm: int, to: int, seq: int, payload: bytes = b"") -> Message:
