@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(seed)
             print(report, flush=True)
         if args.progress and done % args.progress == 0:
-            print(f"... {done} seeds, {len(failures)} failed, "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+            print(
+                f"... {done} seeds, {len(failures)} failed, {time.perf_counter() - t0:.0f}s",
+                flush=True,
+            )
 
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:

@@ -72,7 +72,7 @@ def test_leader_completeness_ignores_the_compacted_prefix():
 
 def test_log_matching():
     same_prefix = [e(1, 1), e(2, 1), e(3, 2)]
-    logs = {"n1": same_prefix + [e(4, 2)], "n2": same_prefix + [e(4, 3)], "n3": same_prefix[1:]}
+    logs = {"n1": [*same_prefix, e(4, 2)], "n2": [*same_prefix, e(4, 3)], "n3": same_prefix[1:]}
     assert check_log_matching(logs, 1.0) == []  # diverging tails are allowed
     bad = {"n1": [e(1, 1), e(2, 1, b"a"), e(3, 2)], "n2": [e(1, 1), e(2, 1, b"b"), e(3, 2)]}
     found = check_log_matching(bad, 1.0)
@@ -86,7 +86,8 @@ def test_convergence():
     b = MemberView(10, 7, (("/1/a", "y", 7, 3),))
     assert check_convergence({"n1": a, "n2": a}, 1.0) == []
     found = check_convergence({"n1": a, "n2": b}, 1.0)
-    assert len(found) == 1 and "'y'" in found[0].detail
+    assert len(found) == 1
+    assert "'y'" in found[0].detail
 
 
 def op(client, kind, call, ret, out, **kw):

@@ -52,8 +52,9 @@ def test_links_are_fifo_with_random_delays(make):
     n.run()
     assert n.payloads() == list(range(200))
     times = [t for t, *_ in n.got]
-    assert times == sorted(times) and len(set(times)) == 200
-    assert all(0.001 <= t for t in times)
+    assert times == sorted(times)
+    assert len(set(times)) == 200
+    assert all(t >= 0.001 for t in times)
 
 
 def test_reordering_lets_messages_overtake(make):
@@ -91,17 +92,21 @@ def test_partition_isolate_cut_and_heal(make):
     n = make()
     net = n.net
     net.partition([["a", "b"], ["c"]])
-    assert net.can_reach("a", "b") and not net.can_reach("a", "c")
+    assert net.can_reach("a", "b")
+    assert not net.can_reach("a", "c")
     assert not net.can_reach("c", "b")
     net.isolate("b")
-    assert net.can_reach("a", "c") and not net.can_reach("a", "b")
+    assert net.can_reach("a", "c")
+    assert not net.can_reach("a", "b")
     assert not net.can_reach("b", "c")
     net.heal()
     net.cut("a", "b")
-    assert not net.can_reach("a", "b") and net.can_reach("b", "a")
+    assert not net.can_reach("a", "b")
+    assert net.can_reach("b", "a")
     assert "a->b" in net.describe()
     net.heal()
-    assert net.can_reach("a", "b") and net.describe() == "healed"
+    assert net.can_reach("a", "b")
+    assert net.describe() == "healed"
 
 
 def test_a_partition_loses_messages_already_in_flight(make):
