@@ -352,3 +352,50 @@ def test_unresponsive_endpoint_matches(pair: tuple[Member, Member], blackhole: s
         real = run_real(pair[0], ["--endpoints", blackhole, *args])
         ours = run_ours(pair[1], ["--endpoints", blackhole, *args])
         assert ours == real, args
+
+
+def test_member_update_and_add(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On a throwaway pair: adding a member costs the quorum, so it comes last."""
+    base = tmp_path_factory.mktemp("members")
+    a = start_member(SERVER_KINDS[0], base, name="a")
+    try:
+        b = start_member(SERVER_KINDS[0], base, name="b")
+    except Exception:
+        a.stop()
+        raise
+    try:
+        (spare,) = free_ports(1)
+        steps = [
+            ["member", "update", "{id}", "{peer}"],
+            ["member", "update", "{id}", "notaurl"],
+            ["member", "update", "abcdef", "http://127.0.0.1:9"],
+            ["member", "add", "new", "http://127.0.0.1:x"],
+            ["member", "add", "new", "{peer}"],  # peer URL already in use: 409
+            ["member", "add", "new", f"http://127.0.0.1:{spare}"],
+        ]
+        new_id = re.compile(r"\b[0-9a-f]{12,16}\b")
+
+        def cluster_line(text: str) -> str:
+            # Member order follows the (random) ids, and the names are "a"/"b": sort, rename.
+            def fix(m: re.Match[str]) -> str:
+                parts = sorted(re.sub(r"^[ab]=", "NAME=", p) for p in m.group(1).split(","))
+                return 'ETCD_INITIAL_CLUSTER="' + ",".join(parts) + '"'
+
+            return re.sub(r'ETCD_INITIAL_CLUSTER="([^"]*)"', fix, text)
+
+        for step in steps:
+            outcomes = []
+            for m, runner in ((a, run_real), (b, run_ours)):
+                args = [s.format(id=member_id(m), peer=m.peer_url) for s in step]
+                out, err, rc = runner(m, args)
+                outcomes.append(
+                    (
+                        cluster_line(new_id.sub("ID", normalise(out, m))),
+                        new_id.sub("ID", normalise(err, m)),
+                        rc,
+                    )
+                )
+            assert outcomes[1] == outcomes[0], step
+    finally:
+        a.stop()
+        b.stop()

@@ -38,6 +38,11 @@ def validate_urls(urls: Sequence[str]) -> list[str]:
     for raw in urls:
         u = raw.strip()
         p = urlsplit(u)
+        host_part = p.netloc.rpartition("@")[2]
+        port_text = host_part.rpartition("]")[2].rpartition(":")
+        if port_text[1] and port_text[2] and not port_text[2].isdigit():
+            # Go url.Parse rejects the URL before NewURLs looks at it.
+            raise ValueError(f'parse "{u}": invalid port ":{port_text[2]}" after host')
         if p.scheme not in ("http", "https", "unix", "unixs"):
             raise ValueError(f"URL scheme must be http, https, unix, or unixs: {u}")
         try:
