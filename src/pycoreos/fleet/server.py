@@ -135,6 +135,7 @@ class FleetServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[asyncio.AbstractServer] = []
         self._published = False
+        self._stopping = False
         self.heartbeats = 0
 
     def _machine_state(self, cfg: FleetConfig) -> MachineState:
@@ -187,8 +188,18 @@ class FleetServer:
 
     async def stop(self, *, purge: bool) -> None:
         """Stop the loops; with ``purge`` (SIGTERM) also stop units and leave the cluster."""
+        self._stopping = True
+        agent_task = self._tasks[1] if len(self._tasks) > 1 else None
         for t in self._tasks:
-            t.cancel()
+            if t is not agent_task:
+                t.cancel()
+        if agent_task is not None:
+            # let a running agent pass finish its unit job rather than cancel it mid-stop
+            self._wake_agent.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                async with asyncio.timeout(10):
+                    await agent_task
+            agent_task.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
@@ -253,6 +264,8 @@ class FleetServer:
     async def _agent_loop(self) -> None:
         while True:
             await self._sleep_or_wake(self._wake_agent, self.cfg.agent_reconcile_interval)
+            if self._stopping:
+                return
             try:
                 await self.agent.reconcile()
             except Exception:

@@ -1,0 +1,462 @@
+"""``pycoreos fleetctl``: fleet's command-line client (API driver, or etcd driver in-process).
+
+Global flags (env ``FLEETCTL_<FLAG>``): ``--endpoint``, ``--driver=api|etcd``,
+``--request-timeout``, ``--ca-file/--cert-file/--key-file``, ``--etcd-key-prefix``,
+``--debug``, ``--version``. Exit codes: 0 ok, 1 error (``Error ...`` on stderr), 2 usage.
+Blocking commands poll until the state is reached (``--block-attempts=0``: forever).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pycoreos.cli.fleetctl_client import ApiClient, APIError
+from pycoreos.cli.fleetctl_output import (
+    MACHINE_FIELDS,
+    UNIT_FIELDS,
+    UNIT_FILE_FIELDS,
+    machine_label,
+    tabwrite,
+)
+
+VERSION = "1.0.0-pycoreos"
+_POLL = 0.25
+_GLOBAL_FLAGS = {
+    "endpoint": "unix:///var/run/fleet.sock",
+    "driver": "api",
+    "request_timeout": "3.0",
+    "ca_file": "",
+    "cert_file": "",
+    "key_file": "",
+    "etcd_key_prefix": "/_coreos.com/fleet/",
+    "tunnel": "",
+}
+
+
+class UsageError(Exception):
+    """Bad command line (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fleetctl", add_help=True)
+    for flag, default in _GLOBAL_FLAGS.items():
+        env = os.environ.get("FLEETCTL_" + flag.upper())
+        p.add_argument(
+            "--" + flag.replace("_", "-"), dest=flag, default=env if env is not None else default
+        )
+    p.add_argument("--etcd-cafile", dest="ca_file")
+    p.add_argument("--etcd-certfile", dest="cert_file")
+    p.add_argument("--etcd-keyfile", dest="key_file")
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--version", action="store_true")
+    p.add_argument("--experimental-api", default="true")
+    sub = p.add_subparsers(dest="cmd")
+    for name in ("list-machines", "list-units", "list-unit-files"):
+        s = sub.add_parser(name)
+        s.add_argument("-l", "--full", action="store_true")
+        s.add_argument("--no-legend", action="store_true")
+        s.add_argument("--fields", default="")
+    for name in ("submit", "load", "start", "stop", "unload", "destroy", "restart"):
+        s = sub.add_parser(name)
+        s.add_argument("units", nargs="*")
+        s.add_argument("--no-block", action="store_true")
+        s.add_argument("--block-attempts", type=int, default=0)
+        s.add_argument("--replace", action="store_true")
+        s.add_argument("--sign", action="store_true")
+    s = sub.add_parser("status")
+    s.add_argument("units", nargs="+")
+    s.add_argument("--ssh-port", type=int, default=22)
+    s = sub.add_parser("cat")
+    s.add_argument("unit")
+    s = sub.add_parser("journal")
+    s.add_argument("unit")
+    s.add_argument("--lines", type=int, default=10)
+    s.add_argument("-f", "--follow", action="store_true")
+    s.add_argument("--output", default="short")
+    s.add_argument("--ssh-port", type=int, default=22)
+    s.add_argument("--sudo", action="store_true")
+    s = sub.add_parser("ssh")
+    s.add_argument("target", nargs="?")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.add_argument("--machine", default="")
+    s.add_argument("--unit", default="")
+    s.add_argument("-A", "--forward-agent", action="store_true")
+    s.add_argument("--ssh-port", type=int, default=22)
+    sub.add_parser("verify").add_argument("unit", nargs="?")
+    sub.add_parser("version")
+    return p
+
+
+def _client(a: argparse.Namespace) -> ApiClient:
+    timeout = float(a.request_timeout)
+    ctx = None
+    if a.ca_file or a.cert_file:
+        ctx = ssl.create_default_context(cafile=a.ca_file or None)
+        if a.cert_file:
+            ctx.load_cert_chain(a.cert_file, a.key_file or None)
+    if a.driver.lower() == "etcd":
+        from pycoreos.cli.fleetctl_etcd import EtcdDriverClient
+
+        ep = (
+            a.endpoint
+            if a.endpoint != _GLOBAL_FLAGS["endpoint"]
+            else "http://127.0.0.1:2379,http://127.0.0.1:4001"
+        )
+        return EtcdDriverClient(ep.split(","), a.etcd_key_prefix, timeout, ctx)
+    if a.driver.lower() != "api":
+        raise UsageError(f"unrecognized driver {a.driver!r}")
+    return ApiClient(a.endpoint, timeout, ctx)
+
+
+# -- listing ------------------------------------------------------------------------------
+
+
+def _fields(spec: str, default: str, table: dict[str, Any]) -> list[str]:
+    names = [f.strip() for f in (spec or default).split(",") if f.strip()]
+    for n in names:
+        if n not in table:
+            raise UsageError(f"invalid field {n!r}")
+    return names
+
+
+def cmd_list_machines(c: ApiClient, a: argparse.Namespace) -> int:
+    fields = _fields(a.fields, "machine,ip,metadata", MACHINE_FIELDS)
+    rows = [] if a.no_legend else [[MACHINE_FIELDS[f][0] for f in fields]]
+    rows.extend(
+        [MACHINE_FIELDS[f][1](m, a.full) for f in fields]
+        for m in sorted(c.machines(), key=lambda m: m["id"])
+    )
+    sys.stdout.write(tabwrite(rows))
+    return 0
+
+
+def _machines(c: ApiClient) -> dict[str, dict[str, Any]]:
+    return {m["id"]: m for m in c.machines()}
+
+
+def cmd_list_units(c: ApiClient, a: argparse.Namespace) -> int:
+    fields = _fields(a.fields, "unit,machine,active,sub", UNIT_FIELDS)
+    ms = _machines(c)
+    rows = [] if a.no_legend else [[UNIT_FIELDS[f][0] for f in fields]]
+    rows.extend(
+        [UNIT_FIELDS[f][1](s, ms, a.full) for f in fields]
+        for s in sorted(c.states(), key=lambda s: (s["name"], s["machineID"]))
+    )
+    sys.stdout.write(tabwrite(rows))
+    return 0
+
+
+def cmd_list_unit_files(c: ApiClient, a: argparse.Namespace) -> int:
+    fields = _fields(a.fields, "unit,hash,dstate,state,target", UNIT_FILE_FIELDS)
+    ms = _machines(c)
+    rows = [] if a.no_legend else [[UNIT_FILE_FIELDS[f][0] for f in fields]]
+    rows.extend(
+        [UNIT_FILE_FIELDS[f][1](u, ms, a.full) for f in fields]
+        for u in sorted(c.units(), key=lambda u: u["name"])
+    )
+    sys.stdout.write(tabwrite(rows))
+    return 0
+
+
+# -- unit lifecycle -----------------------------------------------------------------------
+
+
+def _options_of_file(path: Path) -> list[dict[str, str]]:
+    from pycoreos.fleet.unit import parse_unit_file
+
+    uf = parse_unit_file(path.read_text(), name=path.name)
+    return [{"section": o.section, "name": o.name, "value": o.value} for o in uf.options]
+
+
+def _hash(options: list[dict[str, str]]) -> str:
+    from pycoreos.fleet.api.schema import options_from_json
+
+    return options_from_json(options).hash_hex
+
+
+def _is_global(u: dict[str, Any]) -> bool:
+    return bool(UNIT_FILE_FIELDS["global"][1](u, {}, False) == "true")
+
+
+def _ensure(c: ApiClient, arg: str, a: argparse.Namespace) -> str:
+    """Submit ``arg`` if needed (registry, local file, registry template, local template)."""
+    from pycoreos.fleet.unit import UnitNameInfo, default_unit_name
+
+    path = Path(arg)
+    name = default_unit_name(path.name)
+    existing = c.unit(name)
+    local = path if path.is_file() else None
+    if existing is not None:
+        if local is not None and _hash(_options_of_file(local)) != _hash(existing["options"]):
+            if not a.replace:
+                print(
+                    f"WARNING: Unit {name} in registry differs from local unit file {arg}. Add --replace to override.",
+                    file=sys.stderr,
+                )
+                return name
+            c.create_unit(name, _options_of_file(local), existing["desiredState"])
+        return name
+    if local is not None:
+        options = _options_of_file(local)
+    else:
+        info = UnitNameInfo.parse(name)
+        tmpl = info.template if info and info.is_instance else ""
+        treg = c.unit(tmpl) if tmpl else None
+        if treg is not None:
+            options = treg["options"]
+        elif tmpl and (path.parent / tmpl).is_file():
+            options = _options_of_file(path.parent / tmpl)
+        else:
+            raise APIError(0, f"unable to find unit {name}: no such file and no template")
+    c.create_unit(name, options, "inactive")
+    return name
+
+
+def _wait(c: ApiClient, names: list[str], want: str, attempts: int, verb: str) -> int:
+    ms = _machines(c)
+    pending = list(names)
+    n = 0
+    while pending:
+        for name in list(pending):
+            u = c.unit(name)
+            if want == "none":
+                if u is None:
+                    print(f"Destroyed {name}")
+                    pending.remove(name)
+                continue
+            if u is None or _is_global(u):
+                pending.remove(name)
+                continue
+            if u.get("currentState") == want:
+                mid = u.get("machineID", "")
+                if want == "inactive":
+                    print(f"Unit {name} inactive")
+                else:
+                    print(
+                        f"Unit {name} {verb} on {machine_label(mid, ms.get(mid, {}).get('primaryIP', ''), False)}"
+                    )
+                pending.remove(name)
+        n += 1
+        if pending and attempts and n >= attempts:
+            for name in pending:
+                print(
+                    f"Error waiting for unit {name}: state not reached after {attempts} attempts",
+                    file=sys.stderr,
+                )
+            return 1
+        if pending:
+            time.sleep(_POLL)
+            ms = _machines(c) if n % 8 == 0 else ms
+    return 0
+
+
+def cmd_lifecycle(c: ApiClient, a: argparse.Namespace) -> int:
+    if not a.units:
+        raise UsageError(f"one unit file must be provided to {a.cmd}")
+    if a.cmd == "restart":
+        return _restart(c, a)
+    want = {
+        "submit": "inactive",
+        "load": "loaded",
+        "start": "launched",
+        "stop": "loaded",
+        "unload": "inactive",
+    }.get(a.cmd)
+    from pycoreos.fleet.unit import default_unit_name
+
+    names: list[str] = []
+    for arg in a.units:
+        if a.cmd in ("submit", "load", "start"):
+            names.append(_ensure(c, arg, a))
+        else:
+            names.append(default_unit_name(Path(arg).name))
+    if a.cmd == "submit":
+        return 0
+    block: list[str] = []
+    for name in names:
+        u = c.unit(name)
+        if a.cmd == "destroy":
+            if u is not None:
+                c.destroy(name)
+            if a.no_block or u is None:
+                print(f"Destroyed {name}")
+            else:
+                block.append(name)
+            continue
+        if u is None:
+            print(f"Unit {name} does not exist.", file=sys.stderr)
+            continue
+        assert want is not None
+        if a.cmd == "stop" and u["desiredState"] != "launched":
+            continue  # stop is only valid from launched
+        if a.cmd == "unload" and u["desiredState"] == "inactive":
+            continue
+        c.set_state(name, want)
+        if _is_global(u):
+            print(f"Triggered global unit {name} {a.cmd}")
+        elif a.no_block:
+            print(f"Triggered unit {name} {a.cmd}")
+        else:
+            block.append(name)
+    if not block:
+        return 0
+    verb = {"load": "loaded", "start": "launched", "stop": "loaded"}.get(a.cmd, "")
+    target = "none" if a.cmd == "destroy" else (want or "")
+    return _wait(c, block, target, a.block_attempts, verb)
+
+
+def _restart(c: ApiClient, a: argparse.Namespace) -> int:
+    from pycoreos.fleet.unit import default_unit_name
+
+    rc = 0
+    for arg in a.units:  # rolling: one unit at a time
+        name = default_unit_name(Path(arg).name)
+        u = c.unit(name)
+        if u is None or u["desiredState"] == "inactive":
+            print(f"Error restarting unit {name}: unit is not loaded", file=sys.stderr)
+            rc = 1
+            continue
+        if u["desiredState"] == "launched":
+            c.set_state(name, "loaded")
+            rc |= _wait(c, [name], "loaded", a.block_attempts, "loaded")
+        c.set_state(name, "launched")
+        rc |= _wait(c, [name], "launched", a.block_attempts, "launched")
+    return rc
+
+
+# -- remote: cat, status, journal, ssh ------------------------------------------------------
+
+
+def cmd_cat(c: ApiClient, a: argparse.Namespace) -> int:
+    from pycoreos.fleet.api.schema import options_from_json
+    from pycoreos.fleet.unit import default_unit_name
+
+    u = c.unit(default_unit_name(a.unit))
+    if u is None:
+        print(f"Unit {a.unit} not found", file=sys.stderr)
+        return 1
+    sys.stdout.write(options_from_json(u["options"]).serialize())
+    return 0
+
+
+def _where(c: ApiClient, unit: str) -> tuple[str, str | None]:
+    """(machine ID, API endpoint or None for the local one) of a unit's machine."""
+    states = [s for s in c.states() if s["name"] == unit]
+    u = c.unit(unit)
+    mid = (u or {}).get("machineID") or (states[0]["machineID"] if states else "")
+    if not mid:
+        raise APIError(0, f"Unit {unit} does not appear to be running.")
+    m = _machines(c).get(mid, {})
+    return mid, m.get("apiEndpoint") or None
+
+
+def cmd_status(c: ApiClient, a: argparse.Namespace) -> int:
+    from pycoreos.fleet.unit import default_unit_name
+
+    for arg in a.units:
+        name = default_unit_name(arg)
+        _, ep = _where(c, name)
+        _, body = c.call("GET", f"/fleet/v1/_local/status/{name}", endpoint=ep)
+        sys.stdout.write(body.decode(errors="replace"))
+    return 0
+
+
+def cmd_journal(c: ApiClient, a: argparse.Namespace) -> int:
+    from pycoreos.fleet.unit import default_unit_name
+
+    name = default_unit_name(a.unit)
+    _, ep = _where(c, name)
+    path = f"/fleet/v1/_local/journal/{name}?lines={a.lines}" + ("&follow=true" if a.follow else "")
+    if not a.follow:
+        _, body = c.call("GET", path, endpoint=ep)
+        sys.stdout.write(body.decode(errors="replace"))
+        return 0
+    conn = c._conn(ep, timeout=None)  # follow: no deadline, until interrupted
+    conn.timeout = None
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    try:
+        while chunk := resp.read1(65536):
+            sys.stdout.write(chunk.decode(errors="replace"))
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_ssh(c: ApiClient, a: argparse.Namespace) -> int:
+    from pycoreos.fleet.unit import default_unit_name
+
+    target = a.unit or a.machine or a.target or ""
+    if not target:
+        raise UsageError("ssh: a machine or unit is required")
+    if a.unit or (not a.machine and ("." in target or "@" in target)):
+        _, ep = _where(c, default_unit_name(target))
+    else:
+        ms = [m for m in c.machines() if m["id"].startswith(target)]
+        if len(ms) != 1:
+            raise APIError(
+                0,
+                f"Unable to find machine {target}" if not ms else f"Ambiguous machine ID {target}",
+            )
+        ep = ms[0].get("apiEndpoint") or None
+    argv = a.command or ["/bin/sh", "-c", "uname -a"]
+    status, body = c.call("POST", "/fleet/v1/_local/exec", {"argv": argv}, endpoint=ep, timeout=60)
+    if status != 200:
+        raise APIError(status, json.loads(body)["error"]["message"])
+    res = json.loads(body)
+    sys.stdout.write(res["output"])
+    return int(res["exitCode"])
+
+
+COMMANDS = {
+    "list-machines": cmd_list_machines,
+    "list-units": cmd_list_units,
+    "list-unit-files": cmd_list_unit_files,
+    "cat": cmd_cat,
+    "status": cmd_status,
+    "journal": cmd_journal,
+    "ssh": cmd_ssh,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Entry point; returns the exit code."""
+    p = _parser()
+    try:
+        a = p.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    if a.version or a.cmd == "version":
+        print(f"fleetctl version {VERSION}")
+        return 0
+    if a.cmd is None:
+        p.print_help()
+        return 2
+    if a.cmd == "verify":
+        print("WARNING: The verify command is deprecated and has no effect.", file=sys.stderr)
+        return 2
+    try:
+        c = _client(a)
+        fn = COMMANDS.get(a.cmd, cmd_lifecycle)
+        return fn(c, a)
+    except UsageError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except APIError as e:
+        print(f"Error: {e.message}", file=sys.stderr)
+        return 1
+    except Exception as e:  # one line for the user, as fleetctl does
+        from pycoreos.fleet.errors import FleetError
+
+        if isinstance(e, (FleetError, OSError)):
+            print(f"Error: {e}", file=sys.stderr)
+            return 1
+        raise
