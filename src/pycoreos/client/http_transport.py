@@ -9,6 +9,8 @@ Invariants:
   processed (connect failed, or a reused connection was found dead before sending), so the
   caller may safely replay even a write elsewhere.
 * A connection is returned to the pool only after its response body was read completely.
+* Only an idempotent request is replayed (once, on a fresh connection) when a kept-alive
+  connection proves closed after sending; a write gets ``sent=True`` instead.
 * Error texts imitate Go's ``net/http`` ones (``dial tcp 127.0.0.1:1: connect: connection
   refused``) because etcdctl prints them.
 """
@@ -141,6 +143,22 @@ class HttpTransport:
         timeout: float | None,
         headers: Mapping[str, str],
     ) -> HttpResponse:
+        try:
+            return self._round_trip(url, request, timeout=timeout, headers=headers, reuse=True)
+        except _StaleConnection:
+            # An idempotent request hit a kept-alive connection the server had closed before
+            # answering: replay it once on a fresh connection (Go's transport does the same).
+            return self._round_trip(url, request, timeout=timeout, headers=headers, reuse=False)
+
+    def _round_trip(
+        self,
+        url: str,
+        request: HttpRequest,
+        *,
+        timeout: float | None,
+        headers: Mapping[str, str],
+        reuse: bool,
+    ) -> HttpResponse:
         parts = urlsplit(url)
         scheme = parts.scheme
         if scheme not in ("http", "https"):
@@ -151,7 +169,8 @@ class HttpTransport:
         hostport = f"{host}:{port}"
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         conn = self._pool.pop(key, None)
-        if conn is not None and self._dead(conn):
+        reused = conn is not None
+        if conn is not None and (not reuse or self._dead(conn)):
             conn.close()
             conn = None
         if conn is None:
@@ -192,6 +211,9 @@ class HttpTransport:
             ) from e
         except (http.client.HTTPException, OSError) as e:
             conn.close()
+            stale = isinstance(e, http.client.RemoteDisconnected | ConnectionResetError)
+            if reused and request.idempotent and stale:
+                raise _StaleConnection() from e
             if isinstance(e, OSError) and e.errno is not None:
                 msg = f"read tcp {hostport}: read: {_errno_text(e)}"
                 raise EndpointError(url, msg, sent=True, connection=True) from e
@@ -206,6 +228,10 @@ class HttpTransport:
         for conn in self._pool.values():
             conn.close()
         self._pool.clear()
+
+
+class _StaleConnection(Exception):  # noqa: N818 - internal signal, never escapes
+    """A reused connection turned out closed before any answer (internal retry signal)."""
 
 
 def _origin(url: str) -> str:
