@@ -12,7 +12,7 @@ import pytest
 
 from pycoreos.testing.procs import REAL_ETCDCTL, free_ports, start_cluster, start_member
 
-from .cluster_util import call, wait_converged
+from .cluster_util import call, leader_of, wait_converged
 
 pytestmark = pytest.mark.e2e
 
@@ -80,14 +80,16 @@ def test_removed_member_shuts_itself_down(tmp_path: Path) -> None:
     members = start_cluster("ours", tmp_path, 3)
     try:
         status, _, body = call(members[0], "GET", "/v2/members")
-        victim = members[2]
+        leader = leader_of(members)
+        victim = next(m for m in members if m is not leader)
         vid = next(m["id"] for m in body["members"] if m["name"] == victim.name)  # type: ignore[index]
-        out = _etcdctl(members[0].client_url, "member", "remove", vid)
+        out = _etcdctl(leader.client_url, "member", "remove", vid)
         assert out.returncode == 0, out.stderr
         victim.proc.wait(timeout=15)  # exits by itself
-        status, _, body = call(members[0], "GET", "/v2/members")
+        status, _, body = call(leader, "GET", "/v2/members")
         assert len(body["members"]) == 2  # type: ignore[index]
-        status, _, _ = call(members[1], "PUT", "/v2/keys/after", {"value": "x"})
+        survivor = next(m for m in members if m is not leader and m is not victim)
+        status, _, _ = call(survivor, "PUT", "/v2/keys/after", {"value": "x"})
         assert status == 201
     finally:
         for m in members:

@@ -11,9 +11,16 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pycoreos.errors import ConfigError, StackError
+
+if TYPE_CHECKING:
+    from pycoreos.raft.types import ConfChange
+    from pycoreos.server.membership import Cluster
+    from pycoreos.server.server import EtcdServer
+    from pycoreos.transport.transport import PeerTransport
 
 log = logging.getLogger("pycoreos.etcd")
 
@@ -57,8 +64,9 @@ async def serve(argv: Sequence[str]) -> int:
         )
         servers.append(srv)
         log.info("serving client requests on %s", url)
-    await server.start()
     stop = asyncio.Event()
+    transport = await _start_peer_transport(server, stop)
+    await server.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     waiter = asyncio.ensure_future(server.wait_stopped())
@@ -66,11 +74,70 @@ async def serve(argv: Sequence[str]) -> int:
     await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
     for srv in servers:
         srv.close()
+    if server.fatal is None and stop.is_set():
+        # Graceful shutdown: hand leadership over first so the cluster does not wait an
+        # election timeout for a new leader (etcd does the same).
+        await server.transfer_leadership()
     await server.stop()
+    await transport.stop()
     if server.fatal is not None:
         log.critical("member stopped: %s", server.fatal)
         return 1
     return 0
+
+
+async def _start_peer_transport(server: EtcdServer, stop: asyncio.Event) -> PeerTransport:
+    """Listen on the peer URLs and connect to every known member."""
+    from pycoreos.api.peerhttp import PeerHandler
+    from pycoreos.raft.rawnode import SnapshotStatus
+    from pycoreos.transport.transport import PeerTransport
+
+    def unreachable(peer_id: int) -> None:
+        server.node.raw.report_unreachable(peer_id)
+        server.node.notify()
+
+    def snapshot_status(peer_id: int, ok: bool) -> None:
+        status = SnapshotStatus.FINISH if ok else SnapshotStatus.FAILURE
+        server.node.raw.report_snapshot(peer_id, status)
+        server.node.notify()
+
+    def removed() -> None:
+        log.warning("the cluster says this member was removed; shutting down")
+        stop.set()
+
+    transport = PeerTransport(
+        member_id=server.member_id,
+        cluster_id=server.cluster.cluster_id,
+        on_message=server.receive,
+        on_unreachable=unreachable,
+        on_snapshot_status=snapshot_status,
+        is_removed=lambda mid: mid in server.cluster.removed,
+        on_removed=removed,
+    )
+
+    def sync_peers(_cc: ConfChange | None, cluster: Cluster) -> None:
+        for m in cluster.members.values():
+            if m.id != server.member_id:
+                transport.add_peer(m.id, m.peer_urls)
+        for mid in cluster.removed:
+            if mid in transport.peer_ids():
+                transport.remove_peer(mid)
+
+    for m in [*server.cluster.members.values(), *server.remote_members]:
+        if m.id != server.member_id:
+            transport.add_peer(m.id, m.peer_urls)
+    server.on_membership_change = sync_peers
+    server.send_messages = transport.send
+    server.peer_stats = transport.stats
+    handler = PeerHandler(server)
+    for url in server.cfg.listen_peer_urls:
+        parts = urlsplit(url)
+        if parts.scheme != "http":
+            raise ConfigError(f"--listen-peer-urls {url}: only http:// is supported yet")
+        await transport.serve(parts.hostname or "", parts.port or 2380, peer_http_handler=handler)
+        log.info("listening for peers on %s", url)
+    await transport.start()
+    return transport
 
 
 def main(argv: Sequence[str]) -> int:

@@ -15,6 +15,7 @@ Everything here runs on the event loop thread. Outside callers use :meth:`propos
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -32,6 +33,7 @@ from pycoreos.raft.types import (
     MessageType,
     ReadState,
     Snapshot,
+    SnapshotMetadata,
     SoftState,
     StateType,
 )
@@ -105,6 +107,8 @@ class EtcdServer:
         self.store = self._boot.store
         self.cluster: Cluster = self._boot.cluster
         self.member_id: int = self._boot.member_id
+        # Members learnt from a peer while joining (before our log names them).
+        self.remote_members: list[Member] = list(self._boot.remote_members)
         self._conf_state: ConfState = self._boot.conf_state
         self._snapshot_index = self._boot.snapshot_index
         self.applied_index = self._boot.snapshot_index
@@ -146,8 +150,11 @@ class EtcdServer:
         )
         self.send_messages: Callable[[Sequence[Message]], None] | None = None
         self.last_added_member: Member | None = None
-        # Called after a conf change is applied (the transport adds/removes the peer).
-        self.on_membership_change: Callable[[ConfChange, Cluster], None] | None = None
+        # Called after the membership changed (a conf change applied, or a snapshot
+        # recovered): the transport syncs its peers. ``None`` for a snapshot.
+        self.on_membership_change: Callable[[ConfChange | None, Cluster], None] | None = None
+        # Per-follower replication statistics (the transport's), for /v2/stats/leader.
+        self.peer_stats: Callable[[], dict[str, object]] | None = None
         self._setup_metrics()
 
     # ------------------------------------------------------------------ lifecycle
@@ -376,8 +383,23 @@ class EtcdServer:
     # ------------------------------------------------------------------ raft callbacks
     def _send(self, msgs: Sequence[Message]) -> None:
         self.stats.send_append += sum(1 for m in msgs if m.type == MessageType.MsgApp)
+        if any(m.type == MessageType.MsgSnap for m in msgs):
+            msgs = [self._fresh_snapshot(m) if m.type == MessageType.MsgSnap else m for m in msgs]
         if self.send_messages is not None:
             self.send_messages(msgs)
+
+    def _fresh_snapshot(self, m: Message) -> Message:
+        """Replace a MsgSnap's stored snapshot by one of the current applied state.
+
+        The stored snapshot may predate the receiver's own membership (a member added after
+        the last snapshot), which the receiver must refuse. etcd sends a snapshot of the
+        applied state with the current ConfState instead (``createMergedSnapshotMessage``).
+        """
+        index = self.applied_index
+        meta = SnapshotMetadata(
+            conf_state=self._conf_state, index=index, term=self.node.storage.term(index)
+        )
+        return dataclasses.replace(m, snapshot=Snapshot(data=self.store.save(), metadata=meta))
 
     def _on_soft_state(self, ss: SoftState) -> None:
         if ss.lead != self.leader_id:
@@ -422,6 +444,8 @@ class EtcdServer:
         self._conf_state = snap.metadata.conf_state
         self.applied_index = snap.metadata.index
         self._snapshot_index = snap.metadata.index
+        if self.on_membership_change is not None:
+            self.on_membership_change(None, self.cluster)
 
     def _apply_entries(self, entries: Sequence[Entry]) -> None:
         for e in entries:

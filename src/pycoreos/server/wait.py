@@ -47,9 +47,7 @@ class WaitRegistry(Generic[T]):
             fut, _ = self._waiters.pop(rid)
             if not fut.done():
                 fut.set_exception(RequestTimeoutError())
-        self._sweeper = (
-            loop.call_later(self._timeout / 4, self._sweep) if self._waiters else None
-        )
+        self._sweeper = loop.call_later(self._timeout / 4, self._sweep) if self._waiters else None
 
     def trigger(self, request_id: int, result: T) -> None:
         entry = self._waiters.pop(request_id, None)

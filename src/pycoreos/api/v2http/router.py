@@ -179,6 +179,14 @@ def self_stats(server: EtcdServer) -> dict[str, object]:
 def leader_stats(server: EtcdServer) -> dict[str, object]:
     """``/v2/stats/leader`` (etcd ``stats.LeaderStats``)."""
     followers: dict[str, object] = {}
+    if server.peer_stats is not None:
+        known = server.peer_stats()
+        followers = {
+            id_hex(mid): known[id_hex(mid)]
+            for mid in sorted(server.cluster.members)
+            if mid != server.member_id and id_hex(mid) in known
+        }
+        return {"leader": id_hex(server.member_id), "followers": followers}
     for mid in sorted(server.cluster.members):
         if mid == server.member_id:
             continue
