@@ -201,3 +201,16 @@ def test_validator_never_raises_on_garbage() -> None:
         text = H + "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
         for issue in validate(text):
             assert issue.line >= 0
+
+
+def test_exports_match_public_names() -> None:
+    import types
+
+    import pycoreos.cloudinit as pkg
+
+    public = {
+        n
+        for n, v in vars(pkg).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+    }
+    assert set(pkg.__all__) == public
