@@ -18,6 +18,8 @@ from pycoreos.server.server import EtcdServer
 from pycoreos.testing.procs import free_ports
 from pycoreos.transport import PeerTransport, TransportOptions
 
+# Waits below poll every 20 ms: EtcdServer has no leadership/applied event to await.
+
 
 def _wire(srv: EtcdServer, initial: Cluster, seed: int) -> PeerTransport:
     def on_snapshot_status(peer_id: int, ok: bool) -> None:
@@ -73,7 +75,7 @@ async def test_three_members_elect_and_replicate(tmp_path: Path) -> None:
         for srv in servers:
             await srv.start()
         async with asyncio.timeout(20):
-            while not any(s.is_leader() for s in servers):
+            while not any(s.is_leader() for s in servers):  # noqa: ASYNC110 - servers expose no leadership event
                 await asyncio.sleep(0.02)
             leader = next(s for s in servers if s.is_leader())
             for k in range(20):
@@ -81,7 +83,7 @@ async def test_three_members_elect_and_replicate(tmp_path: Path) -> None:
                     id=leader.next_request_id(), method="PUT", path=f"/k{k}", val=str(k)
                 )
                 await leader.propose(req)
-            while not all(s.applied_index >= leader.applied_index for s in servers):
+            while not all(s.applied_index >= leader.applied_index for s in servers):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         for srv in servers:
             node = srv.store.get("/k19").node
