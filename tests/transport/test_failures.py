@@ -259,3 +259,23 @@ async def test_exception_in_on_message_does_not_cut_the_stream() -> None:
         assert a.transport.peer_state(2) == PeerState.ACTIVE
     finally:
         await stop_all(a, b)
+
+
+async def test_stop_closes_idle_http_and_raft_connections() -> None:
+    a, b = Node(1), Node(2)
+    await b.listen(handler=_members_handler)
+    await connect(a, b)
+    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
+    try:
+        writer.write(b"GET /members HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        a.transport.send([heartbeat(1, 2)])
+        await b.wait_for(lambda: len(b.received) == 1)
+        await b.transport.stop()
+        async with asyncio.timeout(5):
+            rest = await reader.read()
+        assert b"]" in rest  # the body, then EOF: the idle HTTP connection was closed
+        await a.wait_for(lambda: 2 in a.unreachable)  # and so was a's stream
+    finally:
+        writer.close()
+        await stop_all(a, b)

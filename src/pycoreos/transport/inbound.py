@@ -52,6 +52,10 @@ class InboundHost(Protocol):
         """Hand one received message to the member."""
         ...
 
+    def connection_opened(self, conn: PeerListenerProtocol) -> None: ...
+
+    def connection_closed(self, conn: PeerListenerProtocol) -> None: ...
+
     def stream_opened(self, stream: RaftStreamProtocol) -> None: ...
 
     def stream_closed(self, stream: RaftStreamProtocol) -> None: ...
@@ -170,6 +174,12 @@ class PeerListenerProtocol(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(
             self._opts.handshake_timeout, self._on_timeout
         )
+        self._host.connection_opened(self)
+
+    def close(self) -> None:
+        """Close the connection, whichever protocol it turned out to speak."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         inner = self._inner
@@ -201,6 +211,7 @@ class PeerListenerProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        self._host.connection_closed(self)
         if self._inner is not None:
             self._inner.connection_lost(exc)
 
@@ -222,5 +233,4 @@ class PeerListenerProtocol(asyncio.Protocol):
         inner = self._inner
         if inner is None or (isinstance(inner, RaftStreamProtocol) and not inner.established):
             log.debug("closing peer connection that did not identify itself in time")
-            if self._transport is not None:
-                self._transport.close()
+            self.close()

@@ -93,6 +93,8 @@ class PeerTransport:
         self._inbound: dict[int, RaftStreamProtocol] = {}  # message stream per sender
         self._inbound_all: set[RaftStreamProtocol] = set()
         self._servers: list[asyncio.Server] = []
+        self._connections: set[PeerListenerProtocol] = set()  # every accepted connection
+        self._stopping_peers: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unreachable: set[int] = set()
         self._removed_reported = False
@@ -120,12 +122,14 @@ class PeerTransport:
         self._closed = True
         for server in self._servers:
             server.close()
-        for stream in list(self._inbound_all):
-            stream.close()
+        for conn in list(self._connections):
+            conn.close()
         peers = list(self._peers.values())
         self._peers.clear()
         for peer in peers:
             await peer.stop()
+        for task in list(self._stopping_peers):
+            await task
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -173,7 +177,9 @@ class PeerTransport:
         """Stop talking to ``peer_id``: its outbound connections and inbound streams close."""
         peer = self._peers.pop(peer_id, None)
         if peer is not None:
-            asyncio.get_running_loop().create_task(peer.stop())
+            task = asyncio.get_running_loop().create_task(peer.stop())
+            self._stopping_peers.add(task)
+            task.add_done_callback(self._stopping_peers.discard)
         for stream in [s for s in self._inbound_all if s.from_id == peer_id]:
             stream.close()
 
@@ -279,6 +285,14 @@ class PeerTransport:
         """Hand a received message to the member (InboundHost)."""
         if not self._closed:
             self._on_message(msg)
+
+    def connection_opened(self, conn: PeerListenerProtocol) -> None:
+        """Track an accepted connection, so :meth:`stop` can close it (InboundHost)."""
+        self._connections.add(conn)
+
+    def connection_closed(self, conn: PeerListenerProtocol) -> None:
+        """Forget a closed connection (InboundHost)."""
+        self._connections.discard(conn)
 
     def stream_opened(self, stream: RaftStreamProtocol) -> None:
         """Track an accepted stream; a newer message stream replaces the sender's older one."""
