@@ -9,6 +9,7 @@ timestamps and the remaining TTL (it can tick between the two runs).
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -399,3 +401,73 @@ def test_member_update_and_add(tmp_path_factory: pytest.TempPathFactory) -> None
     finally:
         a.stop()
         b.stop()
+
+
+class _FakeEtcd(BaseHTTPRequestHandler):
+    """Answers like a member that lost its leader: members list OK, every key request 5xx."""
+
+    protocol_version = "HTTP/1.1"
+    status = 500
+    dead_port = 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        port = self.server.server_address[1]
+        if self.path.startswith("/v2/members"):
+            me, dead = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{self.dead_port}"
+            members = [
+                {"id": "8e9e05c52164694d", "name": "x", "peerURLs": [me], "clientURLs": [me]},
+                {
+                    "id": "91bc3c398fb3c146",
+                    "name": "y",
+                    "peerURLs": [dead],
+                    "clientURLs": [dead, dead],
+                },
+                {"id": "fd422379fda50e48", "name": "", "peerURLs": [dead], "clientURLs": []},
+            ]
+            body = json.dumps({"members": members}).encode()
+            status = 200
+        elif self.path == "/health":
+            ok = self.status != 500
+            body, status = (b'{"health":"true"}', 200) if ok else (b'{"health":"false"}', 503)
+        else:
+            body = b'{"errorCode":300,"message":"Raft Internal Error","index":5}'
+            status = self.status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_DELETE = do_POST = _reply  # noqa: N815
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_server_errors_match(pair: tuple[Member, Member], status: int) -> None:
+    handler = type("H", (_FakeEtcd,), {"status": status, "dead_port": free_ports(1)[0]})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    ep = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        # --no-sync: the fake's member list has dead endpoints, and Go shuffles endpoints.
+        for args in (
+            ["--no-sync", "get", "/k"],
+            ["--no-sync", "set", "/k", "v"],
+            ["--no-sync", "mk", "/k", "v"],
+            ["--no-sync", "rm", "/k"],
+            ["--no-sync", "member", "list"],
+            ["cluster-health"],
+        ):
+            real = run_real(pair[0], ["--endpoints", ep, *args])
+            ours = run_ours(pair[1], ["--endpoints", ep, *args])
+            assert ours == real, args
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join()

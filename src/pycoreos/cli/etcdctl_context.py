@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -23,7 +23,7 @@ from pycoreos.cli.etcdctl_output import (
     error_exit,
     go_quote,
 )
-from pycoreos.client.http_transport import HttpRequest
+from pycoreos.client.http_transport import HttpRequest, HttpTransport
 from pycoreos.client.v2 import (
     Client,
     ClientError,
@@ -47,12 +47,19 @@ class Context:
     flags: dict[str, FlagValue] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` when the invocation ends (release connections)."""
+        self._closers.append(fn)
 
     def close(self) -> None:
-        """Close every client this invocation created."""
+        """Close every client and resource this invocation created."""
         for c in self.clients:
             c.close()
         self.clients.clear()
+        while self._closers:
+            self._closers.pop()()
 
     def gstr(self, name: str) -> str:
         return str(self.globals.get(name, ""))
@@ -113,6 +120,14 @@ class Context:
         if req.body is not None:
             line += " -d " + go_quote(req.body.decode("utf-8", "replace"))
         print(f"cURL Command: {line}", file=self.stderr)
+
+    def new_transport(self) -> HttpTransport:
+        """A bare transport with the TLS settings (``cluster-health`` probes members directly)."""
+        return HttpTransport(
+            ca_file=self._tls("ca-file", "ETCDCTL_CA_FILE"),
+            cert_file=self._tls("cert-file", "ETCDCTL_CERT_FILE"),
+            key_file=self._tls("key-file", "ETCDCTL_KEY_FILE"),
+        )
 
     def new_client(self) -> Client:
         """``newClient``: a client over the resolved endpoints, without syncing."""

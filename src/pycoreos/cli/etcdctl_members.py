@@ -2,15 +2,14 @@
 
 Texts, streams and exit codes follow ``member_commands.go`` and ``cluster_health.go`` of
 etcd 3.4: member commands check their arguments before contacting the cluster and exit 1 on
-any error; ``cluster-health`` asks each member's ``/health`` and exits 5 if none is healthy.
+any error; ``cluster-health`` asks each member's ``/health`` and exits 5 unless all are
+healthy (``cluster is degraded`` / ``cluster is unavailable``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -22,7 +21,8 @@ from pycoreos.cli.etcdctl_output import (
     Exit,
     error_exit,
 )
-from pycoreos.client.v2 import ClientError, Member
+from pycoreos.client.http_transport import HttpRequest, HttpTransport
+from pycoreos.client.v2 import ClientError, EndpointError, Member
 
 
 def _fail(ctx: Context, text: str) -> Exit:
@@ -167,20 +167,17 @@ def cmd_member_update(ctx: Context) -> int:
     return 0
 
 
-def _health_of(url: str, timeout: float) -> bool | str:
+def _health_of(transport: HttpTransport, url: str, timeout: float | None) -> bool | str:
     """True/False from ``url/health``, or the error text when it cannot be checked."""
+    target = url.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url + "/health", timeout=timeout) as resp:
-            body = resp.read()
-    except urllib.error.HTTPError as e:
-        body = e.read()
-    except (OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        hostport = urlsplit(url).netloc
-        text = "connection refused" if isinstance(reason, ConnectionRefusedError) else reason
-        return f'Get "{url}/health": dial tcp {hostport}: connect: {text}'
+        resp = transport.round_trip(
+            target, HttpRequest(method="GET", path="/health"), timeout=timeout, headers={}
+        )
+    except EndpointError as e:
+        return f'Get "{target}": {e}'  # Go http.Client wraps transport errors like this
     try:
-        obj = json.loads(body)
+        obj = json.loads(resp.body)
     except ValueError as e:
         return str(e)
     h = obj.get("health") if isinstance(obj, dict) else None
@@ -190,6 +187,8 @@ def _health_of(url: str, timeout: float) -> bool | str:
 def cmd_cluster_health(ctx: Context) -> int:
     forever = ctx.flag("forever")
     c = ctx.client_no_sync()
+    transport = ctx.new_transport()
+    ctx.on_close(transport.close)
     try:
         members = c.members()
     except ClientError as e:
@@ -197,7 +196,7 @@ def cmd_cluster_health(ctx: Context) -> int:
         raise error_exit(EXIT_SERVER_ERROR, e, ctx.stderr) from e
     try:
         while True:
-            healthy = False
+            healthy = 0
             for m in members:
                 if not m.client_urls:
                     print(
@@ -207,7 +206,7 @@ def cmd_cluster_health(ctx: Context) -> int:
                     continue
                 checked = False
                 for url in m.client_urls:
-                    res = _health_of(url, c.timeout)
+                    res = _health_of(transport, url, c.timeout)
                     if isinstance(res, str):
                         print(
                             f"failed to check the health of member {m.id} on {url}: {res}",
@@ -216,7 +215,7 @@ def cmd_cluster_health(ctx: Context) -> int:
                         continue
                     checked = True
                     state = "healthy" if res else "unhealthy"
-                    healthy = healthy or res
+                    healthy += bool(res)
                     print(
                         f"member {m.id} is {state}: got {state} result from {url}",
                         file=ctx.stdout,
@@ -228,9 +227,14 @@ def cmd_cluster_health(ctx: Context) -> int:
                         f"member {m.id} is unreachable: [{urls}] are all unreachable",
                         file=ctx.stdout,
                     )
-            print("cluster is healthy" if healthy else "cluster is unhealthy", file=ctx.stdout)
+            if healthy == len(members):
+                print("cluster is healthy", file=ctx.stdout)
+            elif healthy == 0:
+                print("cluster is unavailable", file=ctx.stdout)
+            else:
+                print("cluster is degraded", file=ctx.stdout)
             if not forever:
-                return EXIT_SUCCESS if healthy else EXIT_CLUSTER_NOT_HEALTHY
+                return EXIT_SUCCESS if healthy == len(members) else EXIT_CLUSTER_NOT_HEALTHY
             print("\nnext check after 10 second...\n", file=ctx.stdout)
             ctx.stdout.flush()
             time.sleep(10)
