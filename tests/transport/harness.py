@@ -10,6 +10,7 @@ import asyncio
 import random
 from collections.abc import Callable
 
+from pycoreos._clock import Clock
 from pycoreos.api.http import Handler
 from pycoreos.raft.types import Message, MessageType
 from pycoreos.transport import PeerTransport, TransportOptions
@@ -29,6 +30,7 @@ class Node:
         removed: set[int] | None = None,
         options: TransportOptions = FAST,
         seed: int = 1,
+        clock: Clock | None = None,
     ) -> None:
         self.id = member_id
         self.received: list[Message] = []
@@ -48,6 +50,7 @@ class Node:
             is_removed=lambda mid: mid in self.removed,
             on_removed=self._on_removed,
             rng=random.Random(seed),
+            clock=clock,
             options=options,
         )
 

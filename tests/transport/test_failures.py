@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from pycoreos._clock import ManualClock
 from pycoreos.api.http import Request, Response
 from pycoreos.transport import PeerState, RejectCode
 from pycoreos.transport.codec import (
@@ -20,7 +21,7 @@ from pycoreos.transport.codec import (
     encode_hello,
 )
 
-from .harness import CLUSTER, Node, app, connect, heartbeat, stop_all, wait_state
+from .harness import CLUSTER, Node, app, connect, heartbeat, poll_until, stop_all, wait_state
 
 
 async def test_reconnects_after_remote_restarts() -> None:
@@ -279,3 +280,39 @@ async def test_stop_closes_idle_http_and_raft_connections() -> None:
     finally:
         writer.close()
         await stop_all(a, b)
+
+
+async def test_unanswered_pings_cut_a_silent_stream() -> None:
+    """A peer that accepted the stream but went silent is detected through its pings."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(len(MAGIC) + FRAME_HEADER.size + 25)  # magic + HELLO
+        writer.write(FRAME_HEADER.pack(0, FrameKind.ACCEPT))
+        accepted.append(writer)
+        await reader.read()  # swallow everything, answer nothing
+
+    server = await asyncio.start_server(silent_peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = ManualClock()
+    a = Node(1, clock=clock)
+    a.transport.add_peer(2, [f"http://127.0.0.1:{port}"])
+    await a.transport.start()
+    try:
+        await wait_state(a, 2, PeerState.ACTIVE)
+        a.transport.send([heartbeat(1, 2, 0)])  # carries the first ping
+        await poll_until(lambda: a.transport._peers[2]._ping_sent is not None)
+        clock.advance(4.0)  # within ping_timeout: nothing happens
+        a.transport.send([heartbeat(1, 2, 1)])
+        await asyncio.sleep(0)
+        assert a.unreachable == []
+        clock.advance(1.5)  # now 5.5 s without a pong
+        a.transport.send([heartbeat(1, 2, 2)])
+        await a.wait_for(lambda: a.unreachable == [2])
+        await poll_until(lambda: len(accepted) == 2)  # and it redialed
+    finally:
+        await stop_all(a)
+        for w in accepted:
+            w.close()
+        server.close()
+        await server.wait_closed()

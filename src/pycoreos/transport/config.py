@@ -29,6 +29,8 @@ class TransportOptions:
         dial_timeout: seconds allowed for the TCP (and TLS) connect.
         handshake_timeout: seconds allowed for the handshake answer; also how long the
             listener waits for a new connection's first bytes.
+        ping_timeout: seconds a heartbeat-borne PING may stay unanswered, while heartbeats
+            keep going out, before the stream is declared dead and redialed.
         backoff_min: first reconnect delay in seconds (before jitter).
         backoff_max: cap of the reconnect delay in seconds.
     """
@@ -38,6 +40,7 @@ class TransportOptions:
     max_snapshot_bytes: int = 1 << 30
     dial_timeout: float = 1.0
     handshake_timeout: float = 5.0
+    ping_timeout: float = 5.0
     backoff_min: float = 0.1
     backoff_max: float = 2.0
 
@@ -49,7 +52,7 @@ class TransportOptions:
             problems.append("transport: frame limits must be at least 1024 bytes")
         if not 0 < self.backoff_min <= self.backoff_max:
             problems.append("transport: need 0 < backoff_min <= backoff_max")
-        if self.dial_timeout <= 0 or self.handshake_timeout <= 0:
+        if min(self.dial_timeout, self.handshake_timeout, self.ping_timeout) <= 0:
             problems.append("transport: timeouts must be positive")
         if problems:
             raise ConfigError(problems)

@@ -13,6 +13,8 @@ Invariants:
 - Everything queued is written with one ``transport.write`` per wake-up of the writer.
 - While the socket's write buffer is above its high-water mark the writer waits, so the
   queue bound, not the kernel, limits memory.
+- A stream whose heartbeat-borne PING stays unanswered for ``ping_timeout`` while
+  heartbeats keep going out is closed and redialed (a dead host does not always reset TCP).
 - A handshake refused because *we* were removed ends the peer for good (no reconnect) and
   is reported once through ``report_removed``; any other failure reconnects after
   :func:`~pycoreos.transport.config.backoff_delay`.
@@ -45,7 +47,6 @@ from pycoreos.transport.stats import PeerStats
 log = logging.getLogger("pycoreos.transport")
 
 _HANDSHAKE_MAX_FRAME = 4096
-_STALE_PING = 10.0  # seconds after which an unanswered ping is forgotten
 _DIAL_ERRORS = (OSError, TimeoutError, TransportError)
 
 
@@ -276,6 +277,7 @@ class Peer:
                 self._log_dial_failure(exc)
             else:
                 self._attempt = 0
+                self._ping_sent = None
                 self.state = PeerState.ACTIVE
                 log.info("peer %x became active (%s)", self.id, self._connected_to)
                 await self._pump(proto)
@@ -337,17 +339,32 @@ class Peer:
                 continue
             if m.type == MessageType.MsgHeartbeat:
                 heartbeat = True
-        if heartbeat:
-            frames.append(self._maybe_ping())
         assert proto.transport is not None
+        if heartbeat:
+            ping = self._maybe_ping()
+            if ping is None:
+                # The last ping has gone unanswered for ping_timeout while we kept sending:
+                # the peer (or the path to it) is dead even if TCP has not noticed. Cut the
+                # stream so the messages are reported unreachable and we redial (etcd's
+                # stream reader gives up after ConnReadTimeout the same way).
+                log.warning(
+                    "peer %x did not answer for %.1fs; closing stream",
+                    self.id,
+                    self._opts.ping_timeout,
+                )
+                proto.close()
+                self.stats.record_failure(sum(1 for m in batch if m.type == MessageType.MsgApp))
+                return
+            frames.append(ping)
         proto.transport.write(b"".join(frames))
 
-    def _maybe_ping(self) -> bytes:
+    def _maybe_ping(self) -> bytes | None:
+        """A PING frame, b"" while one is in flight, None when the one in flight is overdue."""
         # One ping in flight at a time, riding with a heartbeat: latency is measured at the
         # heartbeat rate without a timer of its own.
         now = self._clock.monotonic()
-        if self._ping_sent is not None and now - self._ping_sent < _STALE_PING:
-            return b""
+        if self._ping_sent is not None:
+            return None if now - self._ping_sent > self._opts.ping_timeout else b""
         self._ping_nonce += 1
         self._ping_sent = now
         return codec.encode_frame(FrameKind.PING, codec.PING.pack(self._ping_nonce))
