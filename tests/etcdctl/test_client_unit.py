@@ -302,3 +302,64 @@ def test_close_releases_transport_and_empty_endpoints_rejected() -> None:
     assert t.closed
     with pytest.raises(ValueError, match="no endpoints"):
         Client([])
+
+
+def test_cluster_endpoints_decode() -> None:
+    member = {"id": "8e9e05c52164694d", "name": "n1", "peerURLs": ["http://p:2380"],
+              "clientURLs": ["http://c:2379"]}  # fmt: skip
+    routes: dict[str, HttpResponse] = {
+        "/v2/members/leader": ok(member),
+        "/v2/members": ok({"members": [member, {"id": "2", "peerURLs": ["http://q:2380"]}]}),
+        "/health": ok({"health": "true"}),
+        "/version": ok({"etcdserver": "3.4.23", "etcdcluster": "3.4.0"}),
+        "/v2/machines": ok(b"http://a:2379, http://b:2379"),
+        "/v2/stats/store": ok({"setsSuccess": 3}),
+        "/v2/stats/self": ok({"name": "n1"}),
+        "/v2/stats/leader": ok({"leader": "8e9e05c52164694d", "followers": {}}),
+    }
+
+    def route(url: str, req: HttpRequest) -> HttpResponse:
+        return routes[req.path]
+
+    c, _ = make({A: [route]})
+    leader = c.leader()
+    assert (leader.id, leader.name, leader.client_urls) == (
+        "8e9e05c52164694d",
+        "n1",
+        ("http://c:2379",),
+    )
+    assert [m.name for m in c.members()] == ["n1", ""]  # unstarted members have no name
+    assert c.health() is True
+    assert (c.version().server, c.version().cluster) == ("3.4.23", "3.4.0")
+    assert c.machines() == ["http://a:2379", "http://b:2379"]
+    assert c.stats_store()["setsSuccess"] == 3
+    assert c.stats_self()["name"] == "n1"
+    assert c.stats_leader()["leader"] == "8e9e05c52164694d"
+
+
+def test_basic_auth_header_is_sent() -> None:
+    seen: list[Mapping[str, str]] = []
+
+    class Recording(FakeTransport):
+        def round_trip(
+            self,
+            url: str,
+            request: HttpRequest,
+            *,
+            timeout: float | None,
+            headers: Mapping[str, str],
+        ) -> HttpResponse:
+            seen.append(dict(headers))
+            return GET_OK
+
+    c = Client([A], username="root", password="pw:x", transport=Recording({A: []}))
+    c.get("/k")
+    assert seen == [{"Authorization": "Basic cm9vdDpwdzp4"}]
+
+
+def test_public_names_are_exported() -> None:
+    import pycoreos.client.v2 as v2
+
+    for name in v2.__all__:
+        assert getattr(v2, name) is not None
+    assert {"Client", "EtcdError", "UnknownOutcomeError", "Response", "Node"} <= set(v2.__all__)

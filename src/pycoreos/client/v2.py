@@ -13,19 +13,21 @@ Failover invariants:
   server, or that gets a 5xx answer, is never replayed: :class:`UnknownOutcomeError` is
   raised instead, and the caller decides.
 * When every endpoint failed, :class:`ClusterUnavailableError` lists each failure in order.
+
+Members/health/version/stats methods come from :class:`~pycoreos.client.v2_cluster.ClusterAPI`;
+the HTTP work is :class:`~pycoreos.client.http_transport.HttpTransport` (injectable).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from pycoreos.client.http_transport import HttpRequest, HttpResponse, HttpTransport, Transport
+from pycoreos.client.v2_cluster import ClusterAPI
 from pycoreos.client.v2_errors import (
     NO_ENDPOINTS,
     ClientError,
@@ -43,10 +45,7 @@ from pycoreos.client.v2_types import (
     Node,
     Response,
     Version,
-    load_json,
     parse_error,
-    parse_member,
-    parse_members,
     parse_response,
 )
 
@@ -105,7 +104,7 @@ def _query(params: Mapping[str, str]) -> str:
     return urlencode(sorted(params.items()))
 
 
-class Client:
+class Client(ClusterAPI):
     """A v2 client over one or more endpoints (``http[s]://host:port``).
 
     Args:
@@ -380,57 +379,6 @@ class Client:
             index = resp.node.modified_index + 1
             yield resp
 
-    # -- members API ------------------------------------------------------------------------
-
-    def _members_json(self, peer_urls: Sequence[str]) -> bytes:
-        return json.dumps({"peerURLs": list(peer_urls)}, separators=(",", ":")).encode()
-
-    def members(self) -> tuple[Member, ...]:
-        """List the cluster members."""
-        resp = self.do(HttpRequest(method="GET", path="/v2/members"))
-        _expect(resp, 200)
-        return parse_members(resp.body)
-
-    def leader(self) -> Member:
-        """The current leader (MembersAPIError during an election)."""
-        resp = self.do(HttpRequest(method="GET", path="/v2/members/leader"))
-        _expect(resp, 200)
-        return parse_member(load_json(resp.body))
-
-    def add_member(self, peer_urls: Sequence[str]) -> Member:
-        """Add a member with ``peer_urls``; MembersAPIError on conflict."""
-        req = HttpRequest(
-            method="POST",
-            path="/v2/members",
-            body=self._members_json(peer_urls),
-            content_type="application/json",
-            idempotent=False,
-        )
-        resp = self.do(req)
-        _expect(resp, 201, 409)
-        if resp.status != 201:
-            raise _members_error(resp)
-        return parse_member(load_json(resp.body))
-
-    def remove_member(self, member_id: str) -> None:
-        """Remove member ``member_id`` (hex)."""
-        req = HttpRequest(method="DELETE", path=f"/v2/members/{member_id}", idempotent=False)
-        _expect(self.do(req), 204, 410)
-
-    def update_member(self, member_id: str, peer_urls: Sequence[str]) -> None:
-        """Replace the peer URLs of member ``member_id``."""
-        req = HttpRequest(
-            method="PUT",
-            path=f"/v2/members/{member_id}",
-            body=self._members_json(peer_urls),
-            content_type="application/json",
-            idempotent=False,
-        )
-        resp = self.do(req)
-        _expect(resp, 204, 404, 409)
-        if resp.status != 204:
-            raise _members_error(resp)
-
     def set_endpoints(self, endpoints: Sequence[str]) -> None:
         """Replace the endpoint list (kept, with its pinned endpoint, if only the order differs)."""
         if not endpoints:
@@ -446,64 +394,3 @@ class Client:
             ValueError: if no member publishes a client URL.
         """
         self.set_endpoints(sorted(u for m in self.members() for u in m.client_urls))
-
-    # -- misc -------------------------------------------------------------------------------
-
-    def _json(self, path: str) -> Any:
-        resp = self.do(HttpRequest(method="GET", path=path))
-        _expect(resp, 200)
-        return load_json(resp.body)
-
-    def health(self) -> bool:
-        """``GET /health`` on the first reachable endpoint: True if the member has a leader."""
-        resp = self.do(HttpRequest(method="GET", path="/health"))
-        obj = load_json(resp.body)
-        h = obj.get("health") if isinstance(obj, dict) else None
-        return h is True or h == "true"
-
-    def version(self) -> Version:
-        """Server and cluster version."""
-        obj = self._json("/version")
-        if not isinstance(obj, dict):
-            raise InvalidResponseError()
-        return Version(
-            server=str(obj.get("etcdserver", "")), cluster=str(obj.get("etcdcluster", ""))
-        )
-
-    def machines(self) -> list[str]:
-        """``GET /v2/machines``: the client URLs of all members (plain-text list)."""
-        resp = self.do(HttpRequest(method="GET", path="/v2/machines"))
-        _expect(resp, 200)
-        return [u.strip() for u in resp.body.decode().split(",") if u.strip()]
-
-    def stats_self(self) -> dict[str, Any]:
-        """``/v2/stats/self`` as decoded JSON."""
-        return _dict(self._json("/v2/stats/self"))
-
-    def stats_store(self) -> dict[str, Any]:
-        """``/v2/stats/store`` as decoded JSON."""
-        return _dict(self._json("/v2/stats/store"))
-
-    def stats_leader(self) -> dict[str, Any]:
-        """``/v2/stats/leader`` (only the leader answers; MembersAPIError elsewhere)."""
-        return _dict(self._json("/v2/stats/leader"))
-
-
-def _dict(obj: object) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise InvalidResponseError()
-    return obj
-
-
-def _members_error(resp: HttpResponse) -> MembersAPIError:
-    obj = load_json(resp.body)
-    msg = obj.get("message") if isinstance(obj, dict) else None
-    if not isinstance(msg, str):
-        raise InvalidResponseError()
-    return MembersAPIError(msg, resp.status)
-
-
-def _expect(resp: HttpResponse, *codes: int) -> None:
-    if resp.status not in codes:
-        # Go client: assertStatusCode -> "unexpected status code %d"
-        raise MembersAPIError(f"unexpected status code {resp.status}", resp.status)
