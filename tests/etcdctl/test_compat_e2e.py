@@ -509,3 +509,35 @@ def test_tls_with_client_certificates_matches(pair: tuple[Member, Member], tls_c
         srv.shutdown()
         srv.server_close()
         t.join()
+
+
+def test_watch_forever_streams_every_event(pair: tuple[Member, Member]) -> None:
+    for key, value in (("/wf/a", "1"), ("/wf/d/x", "2"), ("/wf/b", "3")):
+        compare(pair, ["set", key, value])
+    compare(pair, ["rm", "/wf/a"])
+    out, _, _ = run_real(pair[0], ["-o", "extended", "get", "/wf/b"])
+    last = int(re.search(r"Modified-Index: (\d+)", out).group(1))  # type: ignore[union-attr]
+    results = []
+    for cmd, member in (
+        ([REAL_ETCDCTL], pair[0]),
+        ([sys.executable, "-m", "pycoreos", "etcdctl"], pair[1]),
+    ):
+        proc = subprocess.Popen(
+            [*cmd, "--endpoints", member.client_url, "watch", "--forever", "-r",
+             "--after-index", str(last - 3), "/wf"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ETCDCTL_API": "2"},
+        )  # fmt: skip
+        try:
+            results.append(_read_until(proc, 8))
+        finally:
+            proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert results[1] == results[0]
+    assert results[0] == [
+        "[set] /wf/a\n", "1\n", "[set] /wf/d/x\n", "2\n", "[set] /wf/b\n", "3\n",
+        "[delete] /wf/a\n", "PrevNode.Value: 1\n",
+    ]  # fmt: skip
