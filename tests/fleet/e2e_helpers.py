@@ -82,11 +82,12 @@ def start_fleetd(
         FLEET_API_EXEC="1",
     )
     env.update(extra or {})
-    log = open(base / f"fleetd{i}.log", "ab")  # noqa: SIM115  # closed with the process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pycoreos", "fleetd"], stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-    )  # fmt: skip
+    log = open(base / f"fleetd{i}.log", "ab")  # noqa: SIM115  # the child keeps its own copy
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pycoreos", "fleetd"], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + 20
     while not sock.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

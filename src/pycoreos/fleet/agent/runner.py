@@ -56,6 +56,7 @@ class Agent:
         self.current: dict[str, CurrentUnit] = {}
         self.published: dict[str, UnitStateRecord] = {}
         self.passes = 0
+        self.max_index = 0
         self.tasks_done: list[str] = []
 
     # -- persistence of the agent's own record --------------------------------------
@@ -87,6 +88,14 @@ class Agent:
             except RegistryError as e:
                 log.warning("agent: registry unavailable, keeping units as they are: %s", e)
                 return []
+        if snap.index < self.max_index:
+            # an etcd member that restarted (or lags) can answer from an older state; acting
+            # on it would unload units that are still scheduled here (fail-static)
+            log.warning(
+                "agent: stale registry read (index %d < %d), skipped", snap.index, self.max_index
+            )
+            return []
+        self.max_index = snap.index
         self.passes += 1
         me = self.machine.with_metadata(snap.machine_meta.get(self.machine.id, {}))
         desired = desired_state(me, snap.units.values(), loaded=self.current)

@@ -55,6 +55,7 @@ class Engine:
         self._lease_deadline = 0.0
         self.decisions: list[EngineDecision] = []  # applied, for metrics and tests
         self.passes = 0
+        self.max_index = 0
 
     @property
     def is_leader(self) -> bool:
@@ -95,6 +96,10 @@ class Engine:
             self.tracker.store_failed(self.clock.monotonic())
             log.warning("engine: registry unavailable: %s", e)
             return []
+        if snap.index < self.max_index:
+            log.warning("engine: stale registry read (index %d < %d)", snap.index, self.max_index)
+            return []
+        self.max_index = snap.index
         try:
             if not await self._hold_lease(snap):
                 return []

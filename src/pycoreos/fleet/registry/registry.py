@@ -62,9 +62,15 @@ class Registry:
 
     async def snapshot(self, *, quorum: bool = False) -> Snapshot:
         """Everything under the prefix, decoded, at one etcd index."""
-        resp = await self.etcd.get(self.keys.prefix, recursive=True, quorum=quorum)
-        if resp is None:
-            return Snapshot()
+        params = {"recursive": "true"}
+        if quorum:
+            params["quorum"] = "true"
+        try:
+            resp = await self.etcd.request("GET", self.keys.prefix, params)
+        except EtcdError as e:
+            if e.code == _NOT_FOUND:  # nothing stored yet: empty, at the store's index
+                return Snapshot(index=e.index)
+            raise RegistryError(f"registry: {e}") from None
         return decode_snapshot(self.keys, resp.node, resp.etcd_index)
 
     # -- units ------------------------------------------------------------------------
