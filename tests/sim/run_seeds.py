@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         done += 1
         for k, v in counters.items():
             totals[k] = totals.get(k, 0.0) + v
-        if args.verbose:
+        if args.verbose and ok:
             print(summary, flush=True)
         if not ok:
             failures.append(seed)

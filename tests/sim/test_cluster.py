@@ -163,3 +163,31 @@ def test_store_errors_are_definite_answers(make):
     with pytest.raises(V2Error) as info:
         get(c, leader, "/1/missing")
     assert info.value.code == 100
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="track record #2: bootstrap loads the newest snapshot file, not the newest the WAL "
+    "committed (Snapshotter.load_newest_available(valid_snapshot_entries()))",
+)
+def test_restart_after_a_crash_between_snapshot_file_and_wal_marker(make, monkeypatch):
+    from pycoreos.testing.sim.loop import OWNER, SimCrashError
+    from pycoreos.wal.wal import WAL
+
+    c = make(seed=9, snapshot_count=5, catchup_entries=2)
+    leader = started(c)
+    victim = followers(c, leader)[0]
+    save_snapshot = WAL.save_snapshot
+
+    def crash_before_marker(self, snap):
+        if OWNER.get() == c.members[victim].owner:
+            c.crash(victim)  # the snapshot file is already durable; the marker never is
+            raise SimCrashError("power cut before the WAL snapshot marker")
+        save_snapshot(self, snap)
+
+    monkeypatch.setattr(WAL, "save_snapshot", crash_before_marker)
+    for i in range(8):
+        put(c, leader, f"/1/k{i}", "v")
+    assert not c.members[victim].up
+    monkeypatch.setattr(WAL, "save_snapshot", save_snapshot)
+    assert c.restart(victim), [str(v) for v in c.violations]
