@@ -311,6 +311,7 @@ class SimCluster:
         m = self.members[name]
         if not m.up:
             return
+        self.check_logs()  # the last chance to compare this incarnation's in-memory log
         self.crashes += 1
         self.note(f"crash {m.owner} tear={tear} zero_fill={zero_fill}")
         m.server = None

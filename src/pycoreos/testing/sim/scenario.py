@@ -312,6 +312,7 @@ class _Run:
         down = [n for n in names if not c.members[n].up]
         r = rng.random()
         self.faults += 1
+        c.check_logs()  # log matching at every fault, not only at the end
         if r < 0.12:
             groups = names[:]
             rng.shuffle(groups)
