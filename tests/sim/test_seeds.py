@@ -69,6 +69,7 @@ def test_seed(sim_seed):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~2 min idle; the global 300 s is too tight on a loaded machine
 def test_500_seeds_and_a_daily_window(request):
     if replay_seed(request.config) is not None:
         pytest.skip("replaying one seed")
