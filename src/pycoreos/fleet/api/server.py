@@ -152,15 +152,14 @@ class FleetAPI:
         return _ok(body)
 
     async def _get_unit(self, name: str) -> Response:
-        snap = await self.registry.snapshot()
-        u = snap.units.get(name)
+        u, current = await self.registry.unit(name)
         if u is None:
             return _err(404, "unit does not exist")
-        return _ok(unit_json(u, snap.current_state(name)))
+        return _ok(unit_json(u, current))
 
     async def _destroy(self, name: str) -> Response:
-        snap = await self.registry.snapshot()
-        if name not in snap.units:
+        u, _ = await self.registry.unit(name)
+        if u is None:
             return _err(404, "unit does not exist")
         await self.registry.destroy_unit(name)
         return Response(204)
@@ -186,8 +185,7 @@ class FleetAPI:
         if info is not None and info.is_template and ds not in (None, JobState.INACTIVE):
             return _err(400, f'cannot activate template "{name}"')
         opts = su.get("options") or []
-        snap = await self.registry.snapshot(quorum=True)
-        existing = snap.units.get(name)
+        existing, _ = await self.registry.unit(name, quorum=True)
         if existing is None:
             if not opts:
                 return _err(409, "unit does not exist and options field empty")

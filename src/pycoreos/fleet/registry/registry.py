@@ -19,7 +19,7 @@ import json
 
 from pycoreos.client.v2_errors import EtcdError
 from pycoreos.fleet.errors import ConflictError, NotFoundError, RegistryError
-from pycoreos.fleet.job import JobState
+from pycoreos.fleet.job import JobState, Unit
 from pycoreos.fleet.machine import MachineState
 from pycoreos.fleet.registry.etcd import AsyncEtcd
 from pycoreos.fleet.registry.layout import (
@@ -28,6 +28,8 @@ from pycoreos.fleet.registry.layout import (
     LeaseRecord,
     Snapshot,
     UnitStateRecord,
+    _decode_job,
+    _decode_state,
     decode_snapshot,
     job_object,
     unit_object,
@@ -72,6 +74,34 @@ class Registry:
                 return Snapshot(index=e.index)
             raise RegistryError(f"registry: {e}") from None
         return decode_snapshot(self.keys, resp.node, resp.etcd_index)
+
+    async def unit(self, name: str, *, quorum: bool = False) -> tuple[Unit | None, JobState | None]:
+        """One unit and its derived current state, with small reads (no full snapshot)."""
+        params = {"recursive": "true", **({"quorum": "true"} if quorum else {})}
+        try:
+            resp = await self.etcd.request("GET", self.keys.job(name), params)
+        except EtcdError as e:
+            if e.code == _NOT_FOUND:
+                return None, None
+            raise RegistryError(f"registry: {e}") from None
+        attrs = {
+            n.key.rsplit("/", 1)[-1]: (n.value or "", n.modified_index) for n in resp.node.nodes
+        }
+        try:
+            hash_hex = bytes(json.loads(attrs["object"][0])["UnitHash"]).hex()
+        except (KeyError, ValueError, TypeError):
+            return None, None
+        raw = await self.etcd.get(self.keys.unit(hash_hex), quorum=quorum)
+        if raw is None:
+            return None, None
+        u = _decode_job(name, attrs, {hash_hex: raw.node.value or ""}, {})
+        if u is None or u.is_global:
+            return u, None
+        if not u.target:
+            return u, JobState.INACTIVE
+        st = await self.etcd.get(self.keys.state(name, u.target))
+        rec = _decode_state(name, u.target, st.node.value or "") if st is not None else None
+        return u, rec.fleet_state if rec is not None else JobState.INACTIVE
 
     # -- units ------------------------------------------------------------------------
 
