@@ -47,7 +47,9 @@ from pycoreos.transport.stats import PeerStats
 log = logging.getLogger("pycoreos.transport")
 
 _HANDSHAKE_MAX_FRAME = 4096
-_DIAL_ERRORS = (OSError, TimeoutError, TransportError)
+# BrokenError: the connection closed before the handshake was answered (e.g. a proxy whose
+# upstream refused); it must lead to a redial like any other dial failure.
+_DIAL_ERRORS = (OSError, TimeoutError, TransportError, BrokenError)
 
 
 class PeerState(enum.StrEnum):
