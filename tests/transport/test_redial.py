@@ -12,10 +12,13 @@ from .harness import Node
 
 async def test_connection_closed_before_handshake_answer_is_redialed() -> None:
     dials = 0
+    third_dial = asyncio.Event()
 
     async def slam(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         nonlocal dials
         dials += 1
+        if dials >= 3:
+            third_dial.set()
         w.close()
 
     server = await asyncio.start_server(slam, "127.0.0.1", 0)
@@ -26,8 +29,7 @@ async def test_connection_closed_before_handshake_answer_is_redialed() -> None:
         await node.transport.start()
         node.transport.send([Message(type=MessageType.MsgHeartbeat, to=2, from_=1)])
         async with asyncio.timeout(5):
-            while dials < 3:
-                await asyncio.sleep(0.01)
+            await third_dial.wait()
     finally:
         await node.transport.stop()
         server.close()
