@@ -29,8 +29,8 @@ from pycoreos.cli.etcdctl import run
 from pycoreos.client.v2 import Client
 from pycoreos.testing.procs import REAL_ETCDCTL, Kind, Member, free_ports, start_member
 
-# The server kinds both CLIs are compared against. Add "ours" when our etcd serves v2.
-SERVER_KINDS: tuple[Kind, ...] = ("real",)
+# The server kinds both CLIs are compared against.
+SERVER_KINDS: tuple[Kind, ...] = ("real", "ours")
 
 pytestmark = [
     pytest.mark.e2e,
