@@ -1,16 +1,26 @@
 """``pycoreos etcd``: run one etcd member until SIGTERM/SIGINT.
 
 Flags and ``ETCD_*`` variables are etcd's (see :mod:`pycoreos.server.config`). The client API
-is served on every ``--listen-client-urls`` address with uvloop.
+is served on every ``--listen-client-urls`` address with uvloop; ``https://`` listeners use the
+``--cert-file``/``--key-file`` context (TLS >= 1.2, client certificates required with
+``--client-cert-auth``), and ``https://`` peer listeners the ``--peer-*`` one, with the
+connecting peer's certificate SANs checked against its address.
+
+Every insecure choice found while loading the configuration is logged as a warning before
+anything listens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,8 +28,10 @@ from pycoreos.errors import ConfigError, StackError
 
 if TYPE_CHECKING:
     from pycoreos.raft.types import ConfChange
+    from pycoreos.server.config import ServerConfig
     from pycoreos.server.membership import Cluster
     from pycoreos.server.server import EtcdServer
+    from pycoreos.tls.info import TLSInfo
     from pycoreos.transport.transport import PeerTransport
 
 log = logging.getLogger("pycoreos.etcd")
@@ -32,13 +44,10 @@ async def serve(argv: Sequence[str]) -> int:
     from pycoreos.server.server import EtcdServer
 
     cfg = load_config(argv)
-    if cfg.extra:
-        raise ConfigError(
-            [
-                f"--{k} is not supported yet (TLS/discovery land with a later release)"
-                for k in cfg.extra
-            ]
-        )
+    for warning in cfg.warnings:
+        log.warning("%s", warning)
+    cfg = _with_auto_tls(cfg)
+    client_ssl = _server_ssl(cfg.client_tls) if _uses_https(cfg.listen_client_urls) else None
     server = EtcdServer(cfg)
     router = Router(server)
     too_large = Response(
@@ -51,8 +60,6 @@ async def serve(argv: Sequence[str]) -> int:
     servers = []
     for url in cfg.listen_client_urls:
         parts = urlsplit(url)
-        if parts.scheme != "http":
-            raise ConfigError(f"--listen-client-urls {url}: only http:// is supported yet")
         srv = await loop.create_server(
             lambda: HttpProtocol(
                 router, common_headers=COMMON_HEADERS, max_body=max_body, too_large=too_large
@@ -61,11 +68,13 @@ async def serve(argv: Sequence[str]) -> int:
             port=parts.port or 2379,
             reuse_address=True,
             backlog=1024,
+            ssl=client_ssl if parts.scheme == "https" else None,
         )
         servers.append(srv)
         log.info("serving client requests on %s", url)
     stop = asyncio.Event()
-    transport = await _start_peer_transport(server, stop)
+    peer_servers: list[asyncio.Server] = []
+    transport = await _start_peer_transport(server, stop, peer_servers)
     await server.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -80,16 +89,68 @@ async def serve(argv: Sequence[str]) -> int:
         await server.transfer_leadership()
     await server.stop()
     await transport.stop()
+    for srv in peer_servers:
+        srv.close()
     if server.fatal is not None:
         log.critical("member stopped: %s", server.fatal)
         return 1
     return 0
 
 
-async def _start_peer_transport(server: EtcdServer, stop: asyncio.Event) -> PeerTransport:
-    """Listen on the peer URLs and connect to every known member."""
+def _uses_https(urls: Sequence[str]) -> bool:
+    return any(urlsplit(u).scheme == "https" for u in urls)
+
+
+def _with_auto_tls(cfg: ServerConfig) -> ServerConfig:
+    """Generate (or reuse) the self-signed certificates of ``--auto-tls``/``--peer-auto-tls``.
+
+    As etcd: only when no certificate was given and an https listener needs one; they live
+    under ``<data-dir>/fixtures/{client,peer}``.
+    """
+    from pycoreos.tls.autotls import self_cert
+
+    now = dt.datetime.now(dt.UTC)
+    fixtures = os.path.join(cfg.data_dir, "fixtures")
+    client_tls, peer_tls = cfg.client_tls, cfg.peer_tls
+    if client_tls.auto_tls and client_tls.empty and _uses_https(cfg.listen_client_urls):
+        hosts = [urlsplit(u).hostname or "" for u in cfg.listen_client_urls]
+        client_tls = self_cert(os.path.join(fixtures, "client"), hosts, now=now, peer=False)
+    if peer_tls.auto_tls and peer_tls.empty and _uses_https(cfg.listen_peer_urls):
+        hosts = [urlsplit(u).hostname or "" for u in cfg.listen_peer_urls]
+        peer_tls = self_cert(os.path.join(fixtures, "peer"), hosts, now=now, peer=True)
+    return replace(cfg, client_tls=client_tls, peer_tls=peer_tls)
+
+
+def _server_ssl(info: TLSInfo) -> ssl.SSLContext:
+    from pycoreos.tls.info import server_context
+
+    try:
+        return server_context(info)
+    except (OSError, ssl.SSLError) as e:
+        # load_config checked the files; this is a race (files changed) or an OpenSSL refusal.
+        raise ConfigError(f"tls: cannot load {info.cert_file!r}/{info.key_file!r}: {e}") from e
+
+
+def _client_ssl(info: TLSInfo) -> ssl.SSLContext:
+    from pycoreos.tls.info import client_context
+
+    try:
+        return client_context(info)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"tls: cannot build the peer client context: {e}") from e
+
+
+async def _start_peer_transport(
+    server: EtcdServer, stop: asyncio.Event, tls_servers: list[asyncio.Server]
+) -> PeerTransport:
+    """Listen on the peer URLs and connect to every known member.
+
+    Plain listeners belong to the transport; TLS listeners are appended to ``tls_servers``
+    for the caller to close after the transport stopped.
+    """
     from pycoreos.api.peerhttp import PeerHandler
     from pycoreos.raft.rawnode import SnapshotStatus
+    from pycoreos.tls.san import san_checked
     from pycoreos.transport.transport import PeerTransport
 
     def unreachable(peer_id: int) -> None:
@@ -113,6 +174,7 @@ async def _start_peer_transport(server: EtcdServer, stop: asyncio.Event) -> Peer
         on_snapshot_status=snapshot_status,
         is_removed=lambda mid: mid in server.cluster.removed,
         on_removed=removed,
+        ssl_client=_client_ssl(server.cfg.peer_tls),
     )
 
     def sync_peers(_cc: ConfChange | None, cluster: Cluster) -> None:
@@ -130,11 +192,22 @@ async def _start_peer_transport(server: EtcdServer, stop: asyncio.Event) -> Peer
     server.send_messages = transport.send
     server.peer_stats = transport.stats
     handler = PeerHandler(server)
+    peer_ssl = (
+        _server_ssl(server.cfg.peer_tls) if _uses_https(server.cfg.listen_peer_urls) else None
+    )
+    loop = asyncio.get_running_loop()
     for url in server.cfg.listen_peer_urls:
         parts = urlsplit(url)
-        if parts.scheme != "http":
-            raise ConfigError(f"--listen-peer-urls {url}: only http:// is supported yet")
-        await transport.serve(parts.hostname or "", parts.port or 2380, peer_http_handler=handler)
+        host, port = parts.hostname or "", parts.port or 2380
+        if parts.scheme == "https":
+            # The transport's own serve() has no hook for the SAN check, so the TLS listener
+            # is created here around its protocol factory; stop() still closes the streams.
+            srv = await loop.create_server(
+                san_checked(transport.protocol_factory(handler)), host, port, ssl=peer_ssl
+            )
+            tls_servers.append(srv)
+        else:
+            await transport.serve(host, port, peer_http_handler=handler)
         log.info("listening for peers on %s", url)
     await transport.start()
     return transport

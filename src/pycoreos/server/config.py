@@ -5,17 +5,27 @@ booleans as ``--flag`` or ``--flag=true|false``. Every flag ``--my-flag`` may in
 ``ETCD_MY_FLAG``; a flag on the command line wins over the environment (as etcd). Defaults are
 etcd 2.x's, which listened on both the IANA and the legacy ports.
 
-All problems are collected and raised together in one :class:`ConfigError`.
+All problems are collected and raised together in one :class:`ConfigError`; insecure but
+allowed choices (plain HTTP on a non-loopback address, auto-TLS, a CA without client-cert
+auth) are kept in :attr:`ServerConfig.warnings` for the member to log at startup.
+
+TLS (``--cert-file`` ... ``--peer-auto-tls``) becomes two :class:`~pycoreos.tls.TLSInfo`
+values whose files are checked here (readable, key matching certificate, not expired), so a
+bad file is a startup error rather than a failed handshake later. ``--ca-file`` and
+``--peer-ca-file`` are etcd 2's spellings of "trusted CA + client-cert-auth".
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pycoreos.errors import ConfigError
+from pycoreos.tls.info import TLSInfo, check_tls_info
 
 DEFAULT_CLIENT_URLS = "http://localhost:2379,http://localhost:4001"
 DEFAULT_PEER_URLS = "http://localhost:2380,http://localhost:7001"
@@ -46,6 +56,15 @@ class ServerConfig:
     log_level: str = "info"
     strict_reconfig_check: bool = True
     force_new_cluster: bool = False
+    client_tls: TLSInfo = field(default_factory=TLSInfo)
+    peer_tls: TLSInfo = field(default_factory=TLSInfo)
+    discovery: str = ""  # discovery URL (https://discovery.etcd.io/<token>)
+    discovery_srv: str = ""  # DNS domain for SRV discovery
+    discovery_fallback: str = "proxy"  # when the token is full: "exit" or "proxy"
+    discovery_proxy: str = ""  # HTTP proxy for talking to the discovery service
+    # True when --initial-cluster / ETCD_INITIAL_CLUSTER was given explicitly.
+    initial_cluster_given: bool = False
+    warnings: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -84,25 +103,26 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "cors": ("str", "*"),
 }
 
-# Flags that belong to later issues (TLS, discovery). Parsed and kept in ``extra`` so a
-# command line written for etcd is not rejected; the server refuses to start if one is set to
-# something it cannot honour yet.
-_LATER_FLAGS = [
+# TLS and discovery flags: all strings except the switches in _SWITCHES.
+_TLS_DISCOVERY_FLAGS = [
     "cert-file",
     "key-file",
     "client-cert-auth",
     "trusted-ca-file",
     "auto-tls",
+    "ca-file",  # etcd 2: trusted CA + client-cert-auth
     "peer-cert-file",
     "peer-key-file",
     "peer-client-cert-auth",
     "peer-trusted-ca-file",
     "peer-auto-tls",
+    "peer-ca-file",
     "discovery",
     "discovery-srv",
     "discovery-fallback",
     "discovery-proxy",
 ]
+_SWITCHES = ("client-cert-auth", "auto-tls", "peer-auto-tls", "peer-client-cert-auth")
 
 _BOOL_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _BOOL_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -118,7 +138,7 @@ def parse_bool(text: str) -> bool | None:
 
 
 def _split_args(argv: Sequence[str], problems: list[str]) -> dict[str, str]:
-    known = set(_FLAGS) | set(_LATER_FLAGS)
+    known = set(_FLAGS) | set(_TLS_DISCOVERY_FLAGS)
     values: dict[str, str] = {}
     i = 0
     while i < len(argv):
@@ -133,12 +153,7 @@ def _split_args(argv: Sequence[str], problems: list[str]) -> dict[str, str]:
             continue
         kind = _FLAGS.get(name, ("str", ""))[0]
         if not eq:
-            if kind == "bool" or name in (
-                "client-cert-auth",
-                "auto-tls",
-                "peer-auto-tls",
-                "peer-client-cert-auth",
-            ):
+            if kind == "bool" or name in _SWITCHES:
                 value = "true"
             elif i < len(argv):
                 value = argv[i]
@@ -181,7 +196,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     problems: list[str] = []
     given = _split_args(argv, problems)
     raw: dict[str, str] = {}
-    for name in [*_FLAGS, *_LATER_FLAGS]:
+    for name in [*_FLAGS, *_TLS_DISCOVERY_FLAGS]:
         env_name = "ETCD_" + name.upper().replace("-", "_")
         if name in given:
             raw[name] = given[name]
@@ -204,7 +219,14 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
 
     name = get("name")
     peer_adv = _urls("initial-advertise-peer-urls", get("initial-advertise-peer-urls"), problems)
-    cluster_text = get("initial-cluster") or ",".join(f"{name}={u}" for u in peer_adv)
+    discovery = _discovery(raw, problems)
+    cluster_given = bool(raw.get("initial-cluster"))
+    if discovery[0] or discovery[1]:
+        # The member learns the cluster from the discovery service; until then its own
+        # entry stands in for it (etcd's PeerURLsMapAndToken).
+        cluster_text = ",".join(f"{name}={u}" for u in peer_adv)
+    else:
+        cluster_text = get("initial-cluster") or ",".join(f"{name}={u}" for u in peer_adv)
     cluster = _cluster(cluster_text, problems)
     state = get("initial-cluster-state")
     if state not in ("new", "existing"):
@@ -228,10 +250,26 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
                 f"--initial-cluster has {name}={','.join(mine)} but missing from "
                 f"--initial-advertise-peer-urls={','.join(peer_adv)}"
             )
-    extra = {k: v for k, v in raw.items() if k in _LATER_FLAGS}
     listen_client = _urls("listen-client-urls", get("listen-client-urls"), problems)
     adv_client = _urls("advertise-client-urls", get("advertise-client-urls"), problems)
     listen_peer = _urls("listen-peer-urls", get("listen-peer-urls"), problems)
+    warnings: list[str] = []
+    client_tls = _tls_info(raw, "", problems)
+    peer_tls = _tls_info(raw, "peer-", problems)
+    if cluster_given and (discovery[0] or discovery[1]):
+        problems.append(
+            'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", '
+            '"discovery" or "discovery-srv"'
+        )
+    if discovery[0] and discovery[1]:
+        problems.append('both "discovery" and "discovery-srv" are set; choose one')
+    _check_schemes(listen_client, client_tls, "", problems, warnings)
+    _check_schemes(listen_peer, peer_tls, "peer-", problems, warnings)
+    now = dt.datetime.now(dt.UTC)
+    for info, is_peer in ((client_tls, False), (peer_tls, True)):
+        check = check_tls_info(info, peer=is_peer, now=now)
+        problems += check.problems
+        warnings += check.warnings
     if problems:
         raise ConfigError(problems)
     return ServerConfig(
@@ -255,8 +293,88 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         log_level=get("log-level"),
         strict_reconfig_check=parse_bool(get("strict-reconfig-check")) is True,
         force_new_cluster=parse_bool(get("force-new-cluster")) is True,
-        extra=extra,
+        client_tls=client_tls,
+        peer_tls=peer_tls,
+        discovery=discovery[0],
+        discovery_srv=discovery[1],
+        discovery_fallback=discovery[2],
+        discovery_proxy=discovery[3],
+        initial_cluster_given=cluster_given,
+        warnings=tuple(warnings),
     )
+
+
+def _discovery(raw: Mapping[str, str], problems: list[str]) -> tuple[str, str, str, str]:
+    url = raw.get("discovery", "")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"--discovery: invalid URL {url!r}")
+    fallback = raw.get("discovery-fallback", "proxy")
+    if fallback not in ("exit", "proxy"):
+        problems.append(f'invalid value "{fallback}" for flag -discovery-fallback')
+    return url, raw.get("discovery-srv", ""), fallback, raw.get("discovery-proxy", "")
+
+
+def _switch(raw: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    value = parse_bool(raw.get(name, "false"))
+    if value is None:
+        problems.append(f"invalid boolean value {raw[name]!r} for -{name}")
+    return value is True
+
+
+def _tls_info(raw: Mapping[str, str], prefix: str, problems: list[str]) -> TLSInfo:
+    legacy_ca = raw.get(f"{prefix}ca-file", "")
+    return TLSInfo(
+        cert_file=raw.get(f"{prefix}cert-file", ""),
+        key_file=raw.get(f"{prefix}key-file", ""),
+        trusted_ca_file=raw.get(f"{prefix}trusted-ca-file", "") or legacy_ca,
+        client_cert_auth=_switch(raw, f"{prefix}client-cert-auth", problems) or bool(legacy_ca),
+        auto_tls=_switch(raw, f"{prefix}auto-tls", problems),
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (traffic that never leaves the box)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_schemes(
+    listen: Sequence[str],
+    info: TLSInfo,
+    prefix: str,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    side = "peer" if prefix else "client"
+    for url in listen:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and info.empty and not info.auto_tls:
+            problems.append(
+                f"TLS key/cert (--{prefix}cert-file, --{prefix}key-file) must be provided "
+                f"for {side} url {url} with HTTPS scheme"
+            )
+        elif parts.scheme == "http":
+            if not info.empty:
+                warnings.append(
+                    f"the scheme of {side} url {url} is HTTP while {side} key/cert files are "
+                    "presented; ignored key/cert files"
+                )
+            if not is_loopback(parts.hostname or ""):
+                warnings.append(
+                    f"{side} url {url} serves plain HTTP on a non-loopback address: "
+                    "traffic is neither encrypted nor authenticated"
+                )
+    if info.auto_tls and info.empty:
+        warnings.append(
+            f"--{prefix}auto-tls: using a self-signed certificate; {side} connections are "
+            "encrypted but not authenticated"
+        )
 
 
 def usage() -> str:
@@ -264,4 +382,6 @@ def usage() -> str:
     lines = ["usage: pycoreos etcd [flags]", "", "flags (each also as ETCD_<NAME>):"]
     for name, (kind, default) in _FLAGS.items():
         lines.append(f"  --{name} {kind!s:8} (default {default!r})")
+    lines += ["", "TLS and discovery flags (also as ETCD_<NAME>):"]
+    lines += [f"  --{name}" for name in _TLS_DISCOVERY_FLAGS]
     return "\n".join(lines)
