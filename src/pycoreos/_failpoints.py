@@ -8,6 +8,10 @@ Costs one dict lookup when nothing is armed. Arm them with the environment varia
 - ``sleep(MS)``: block this thread for MS milliseconds.
 - ``raise``: raise :class:`FailpointError` (for in-process tests).
 - ``off``: disarmed.
+
+Any action may be suffixed ``@N`` (``panic@3``): the first N-1 hits pass, the Nth and later
+hits run the action. Robustness scenarios use it to crash in the middle of a run rather than at
+the first write (which would be the bootstrap).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ _armed: dict[str, Callable[[], None]] = {}
 
 def _action(spec: str, name: str) -> Callable[[], None] | None:
     spec = spec.strip()
+    if "@" in spec:
+        base, _, count = spec.rpartition("@")
+        inner = _action(base, name)
+        if inner is None:
+            return None
+        return _after_hits(inner, int(count), name)
     if spec in ("off", ""):
         return None
     if spec == "panic":
@@ -45,6 +55,20 @@ def _action(spec: str, name: str) -> Callable[[], None] | None:
         ms = float(spec[6:-1])
         return lambda: time.sleep(ms / 1000.0)
     raise ValueError(f"failpoint {name}: unknown action {spec!r}")
+
+
+def _after_hits(inner: Callable[[], None], n: int, name: str) -> Callable[[], None]:
+    if n < 1:
+        raise ValueError(f"failpoint {name}: @N needs N >= 1, got {n}")
+    hits = 0
+
+    def _counted() -> None:
+        nonlocal hits
+        hits += 1
+        if hits >= n:
+            inner()
+
+    return _counted
 
 
 def arm(name: str, action: str | Callable[[], None]) -> None:

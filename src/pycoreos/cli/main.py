@@ -19,10 +19,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "pycoreos.cli.check_history",
         "check a Jepsen-format history for linearizability",
     ),
+    "torture": ("pycoreos.cli.torture", "fault-injection runs on real clusters, checked"),
     "units": ("pycoreos.cli.units", "drive one node's unit manager (systemctl-like)"),
     "cloudinit": ("pycoreos.cli.cloudinit", "apply or validate a cloud-config (coreos-cloudinit)"),
     "fleetd": ("pycoreos.cli.fleetd", "run fleet's engine and agent on this machine"),
     "fleetctl": ("pycoreos.cli.fleetctl", "drive the fleet cluster"),
+    "node": ("pycoreos.cli.node", "boot one machine from its cloud-config (etcd, fleet, units)"),
+    "cluster": ("pycoreos.cli.cluster", "bring up, inspect and tear down a local N-node cluster"),
     "certs": ("pycoreos.cli.certs", "create a CA and server/peer/client TLS certificates"),
     "discovery": ("pycoreos.cli.discovery", "serve the discovery token service"),
 }

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pycoreos._clock import Clock, RealClock
+from pycoreos._failpoints import failpoint
 from pycoreos.errors import ConfigError
 from pycoreos.raft.confchange import encode_conf_change
 from pycoreos.raft.config import Config as RaftConfig
@@ -89,9 +91,11 @@ class Boot:
 
     def save_snapshot_files(self, snap: Snapshot) -> None:
         """Snapshot file first, then its WAL marker (etcd's order). WAL thread."""
+        failpoint("raft_before_save_snap")  # robustness T4/T7: crash before the .snap file
         self.snapshotter.save(snap)
         md = snap.metadata
         self.wal.save_snapshot(WalSnapshot(md.index, md.term, md.conf_state))
+        failpoint("raft_after_save_snap")  # robustness T4/T7: crash after file + WAL marker
 
     def purge(self, index: int) -> None:
         """Release WAL segments before ``index`` and keep ``max-snapshots`` snapshot files."""
@@ -126,6 +130,10 @@ def open_member(
         ConfigError: e.g. ``--initial-cluster-state existing`` with no data to join from.
         WalError: the WAL is corrupt (never served).
     """
+    if disk is None and os.environ.get("PYCOREOS_DISK_FAULTS"):  # robustness tests only
+        from pycoreos.robustness.faultdisk import disk_from_env
+
+        disk = disk_from_env(os.environ["PYCOREOS_DISK_FAULTS"])
     disk = disk or RealDisk()
     wal_dir, snap_dir = member_dirs(cfg)
     disk.makedirs(snap_dir)
@@ -141,7 +149,14 @@ def open_member(
 def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
     if cfg.initial_cluster_state == "existing":
         return _join_existing(cfg, disk, wal_dir)
-    cluster = Cluster.new(cfg.initial_cluster, cfg.initial_cluster_token)
+    initial, token = cfg.initial_cluster, cfg.initial_cluster_token
+    if cfg.discovery:
+        # Discovery replaces --initial-cluster: register under the token, wait for the
+        # others, and build the cluster with the discovery URL as its token (etcd's rule).
+        from pycoreos.discovery.bootstrap import discover_initial_cluster
+
+        initial, token = discover_initial_cluster(cfg)
+    cluster = Cluster.new(initial, token)
     me = cluster.member_by_name(cfg.name)
     if me is None:
         raise ConfigError(f"couldn't find local name {cfg.name!r} in the initial cluster")
@@ -159,9 +174,11 @@ def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
 
 
 def fetch_remote_cluster(
-    peer_urls: Sequence[str], timeout: float = 2.0
+    peer_urls: Sequence[str], timeout: float = 2.0, context: ssl.SSLContext | None = None
 ) -> tuple[int, list[Member]]:
     """GET ``/members`` from the first peer that answers (etcd's GetClusterFromRemotePeers).
+
+    ``context`` is the peer client TLS context for ``https`` peer URLs.
 
     Raises:
         ConfigError: no peer answered.
@@ -171,7 +188,9 @@ def fetch_remote_cluster(
     problems: list[str] = []
     for url in peer_urls:
         try:
-            with urllib.request.urlopen(url.rstrip("/") + "/members", timeout=timeout) as resp:
+            with urllib.request.urlopen(
+                url.rstrip("/") + "/members", timeout=timeout, context=context
+            ) as resp:
                 cluster_id = int(resp.headers.get("X-Etcd-Cluster-ID", "0"), 16)
                 body = json.loads(resp.read())
         except (OSError, ValueError) as exc:
@@ -195,7 +214,9 @@ def _join_existing(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
     """A member added with ``member add`` starts empty and learns the cluster from a peer."""
     mine = set(cfg.initial_advertise_peer_urls)
     others = [u for n, u in cfg.initial_cluster if n != cfg.name and u not in mine]
-    cluster_id, members = fetch_remote_cluster(others)
+    from pycoreos.tls.info import client_context
+
+    cluster_id, members = fetch_remote_cluster(others, context=client_context(cfg.peer_tls))
     me = next((m for m in members if set(m.peer_urls) == mine), None)
     if me is None:
         raise ConfigError(

@@ -7,6 +7,9 @@ Contract (etcd-io/raft's Ready, restated because the whole member's safety rests
 2. Hard state and entries are written to the WAL — **fsynced when ``must_sync``** — before any
    message of the same Ready is sent. A vote or an append acknowledged to a peer is therefore
    never forgotten by a crash, and an entry is counted towards commitment only once durable.
+   Exception (Raft thesis §10.2.1, etcd's raft.go): a *leader* sends its messages (appends,
+   heartbeats) before writing, in parallel with its fsync; its own entries still count
+   towards a quorum only after they are persisted (``advance()``).
 3. Entries are appended to the in-memory storage after they are durable.
 4. Committed entries are applied in order. They may be applied before *this* Ready's new
    entries are persisted: being committed, they are already durable on a quorum (a leader
@@ -34,7 +37,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pycoreos._failpoints import failpoint
 from pycoreos.raft.rawnode import RawNode
 from pycoreos.raft.storage import MemoryStorage
-from pycoreos.raft.types import Entry, HardState, Message, ReadState, Snapshot, SoftState
+from pycoreos.raft.types import (
+    Entry,
+    HardState,
+    Message,
+    ReadState,
+    Snapshot,
+    SoftState,
+    StateType,
+)
 
 log = logging.getLogger("pycoreos.server")
 
@@ -80,6 +91,7 @@ class RaftNode:
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.TimerHandle | None = None
         self.commit_index = storage.initial_state()[0].commit
+        self._is_leader = False
         self.inline_sync_max_entries = int(os.environ.get("PYCOREOS_INLINE_SYNC_MAX", "1000000"))
         # Simulations run every write on the loop: no threads, so runs are deterministic.
         self._inline_io = inline_io
@@ -130,11 +142,22 @@ class RaftNode:
     async def _handle_ready(self, loop: asyncio.AbstractEventLoop) -> None:
         rd = self.raw.ready()
         if rd.soft_state is not None:
+            self._is_leader = rd.soft_state.raft_state == StateType.Leader
             self._on_soft_state(rd.soft_state)
+        sent_early = False
+        if self._is_leader and rd.messages and rd.snapshot is None:
+            # Raft thesis §10.2.1 (and etcd's raft.go): a leader may replicate while it
+            # writes its own log, since it counts its own entries towards a quorum only
+            # after persisting them (advance()). This takes the leader's fsync off the
+            # critical path of every write.
+            self._send(rd.messages)
+            sent_early = True
         if rd.snapshot is not None and not rd.snapshot.is_empty():
             await self.run_io(lambda: self._save_snapshot(rd.snapshot))  # type: ignore[arg-type]
             self.storage.apply_snapshot(rd.snapshot)
+            failpoint("raft_before_apply_snap")  # robustness T7: crash inside snapshot install
             self._apply_snapshot(rd.snapshot)
+            failpoint("raft_after_apply_snap")
         if rd.committed_entries:
             # Committed entries are already durable on a quorum (a leader counts its own log
             # only after advance(), i.e. after persisting), so they may be applied before
@@ -165,7 +188,7 @@ class RaftNode:
             self.commit_index = rd.hard_state.commit
         if rd.entries:
             self.storage.append(list(rd.entries))
-        if rd.messages:
+        if rd.messages and not sent_early:
             self._send(rd.messages)
         self.raw.advance()
         self._after_advance()

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,10 @@ class EtcdServer:
         self._sync_handle: asyncio.TimerHandle | None = None
         self._published = False
         self._stopped = asyncio.Event()
+        # Set once this member has replayed its log and published itself (etcd's
+        # ReadyNotify). Client requests wait for it, so a restarted member never answers
+        # from a store that has not caught up with its own log yet.
+        self.ready = asyncio.Event()
         self.fatal: BaseException | None = None
         self.node = RaftNode(
             self._boot.raw,
@@ -156,6 +161,13 @@ class EtcdServer:
         # Per-follower replication statistics (the transport's), for /v2/stats/leader.
         self.peer_stats: Callable[[], dict[str, object]] | None = None
         self._setup_metrics()
+        # A deliberately broken member for the robustness suite's "the suite can fail" test.
+        self._unsafe_local_reads = os.environ.get("PYCOREOS_UNSAFE_LOCAL_QUORUM_READS") == "1"
+        if self._unsafe_local_reads:
+            log.warning(
+                "!!! UNSAFE: PYCOREOS_UNSAFE_LOCAL_QUORUM_READS=1: quorum reads are "
+                "served locally and MAY BE STALE; for fault-injection tests only !!!"
+            )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -287,6 +299,9 @@ class EtcdServer:
         """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        if self._unsafe_local_reads:  # deliberately broken (see __init__): no ReadIndex
+            fut.set_result(None)
+            return fut
         if self._pending_read is None:
             ctx = next(self._read_ids).to_bytes(8, "big")
             self._pending_read = _ReadRound(ctx)
@@ -525,6 +540,11 @@ class EtcdServer:
     def _publish_done(self, fut: asyncio.Future[ApplyResult]) -> None:
         if fut.cancelled() or fut.exception() is not None:
             self._published = False  # retried on the next advance
+        elif not self.ready.is_set():
+            # Our own attributes are applied, so is everything committed before them:
+            # the store now reflects the log we restarted with (etcd's ReadyNotify).
+            log.info("published member attributes; serving client requests")
+            self.ready.set()
 
     def _snapshot(self) -> None:
         data = self.store.save()

@@ -10,16 +10,28 @@ everyone and every other proxy refuses m. Connections without a handshake (the p
 are "from nobody" and only ``block_all`` stops them. A real etcd's peer traffic is HTTP, so
 against it only ``block_all``/``delay`` apply.
 
+Raft messages from A to B travel on a stream A dialed, through B's proxy, so a rule at B's proxy
+about sender A acts on the A → B direction only: :meth:`ProxyNet.cut` (one way),
+:meth:`ProxyNet.blackhole_tx` / :meth:`ProxyNet.blackhole_rx` (asymmetric), per-link latency
+with jitter (:meth:`ProxyNet.delay`) and a drop rate (:meth:`ProxyNet.drop`: each forwarded
+chunk is lost with that probability, which breaks the stream, so the connection is reset and
+the messages in flight are lost, as a lossy link makes TCP give up).
+
 The proxies run on one background thread with their own event loop, so synchronous tests can
-drive them. Cutting closes the affected live connections at once.
+drive them. Cutting closes the affected live connections at once. Randomness (jitter, drops)
+comes from one seeded ``random.Random`` per :class:`ProxyNet`. ``ProxyNet.counters`` counts
+what the rules did (refused connections, reset streams, delayed chunks), so a scenario can
+tell a fault that bit from one that never met any traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pycoreos.transport.codec import FRAME_HEADER, HELLO, MAGIC, decode_hello
@@ -32,15 +44,31 @@ class _Rules:
     block_all: bool = False
     blocked_from: set[int] = field(default_factory=set)
     delay: float = 0.0
+    jitter: float = 0.0
+    # Per-sender latency (mean, jitter) on top of ``delay``; key None = connections without
+    # a handshake.
+    link_delay: dict[int | None, tuple[float, float]] = field(default_factory=dict)
+    drop_rate: float = 0.0
+    link_drop: dict[int | None, float] = field(default_factory=dict)
 
 
 class PeerProxy:
     """Forwards ``listen_port`` → ``target_port`` on 127.0.0.1, applying :class:`_Rules`."""
 
-    def __init__(self, listen_port: int, target_port: int) -> None:
+    def __init__(
+        self,
+        listen_port: int,
+        target_port: int,
+        rng: random.Random | None = None,
+        counters: collections.Counter[str] | None = None,
+    ) -> None:
         self.listen_port = listen_port
         self.target_port = target_port
         self.rules = _Rules()
+        self.rng = rng or random.Random(0)
+        self.counters: collections.Counter[str] = (
+            counters if counters is not None else collections.Counter()
+        )
         self._conns: set[tuple[int | None, asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.base_events.Server | None = None
 
@@ -83,6 +111,7 @@ class PeerProxy:
             writer.close()
             return
         if not self._allowed(sender):
+            self.counters["refused"] += 1
             writer.close()
             return
         try:
@@ -94,20 +123,44 @@ class PeerProxy:
         self._conns.add(conn)
         up_writer.write(first)
         await asyncio.gather(
-            self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True
+            self._pump(reader, up_writer, sender),
+            self._pump(up_reader, writer, None),
+            return_exceptions=True,
         )
         self._conns.discard(conn)
         writer.close()
         up_writer.close()
 
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    def _latency(self, sender: int | None) -> float:
+        r = self.rules
+        mean, jitter = r.delay, r.jitter
+        if sender in r.link_delay:
+            extra, extra_jitter = r.link_delay[sender]
+            mean, jitter = mean + extra, max(jitter, extra_jitter)
+        if mean <= 0:
+            return 0.0
+        return max(0.0, mean + self.rng.uniform(-jitter, jitter)) if jitter else mean
+
+    async def _pump(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, sender: int | None
+    ) -> None:
+        """Forward ``src`` → ``dst``. ``sender`` is the dialer for the inbound direction (the
+        one the rules are about); answers flowing back are delayed like the rest of the link."""
         with contextlib.suppress(OSError, ConnectionError):
             while True:
                 data = await src.read(65536)
                 if not data:
                     break
-                if self.rules.delay:
-                    await asyncio.sleep(self.rules.delay)
+                rate = max(self.rules.drop_rate, self.rules.link_drop.get(sender, 0.0))
+                if rate and self.rng.random() < rate:
+                    # A lost chunk breaks the byte stream: reset the connection instead of
+                    # delivering garbage (the transport redials, messages in flight are lost).
+                    self.counters["dropped"] += 1
+                    break
+                latency = self._latency(sender)
+                if latency:
+                    self.counters["delayed"] += 1
+                    await asyncio.sleep(latency)
                 dst.write(data)
                 await dst.drain()
         dst.close()
@@ -116,8 +169,10 @@ class PeerProxy:
 class ProxyNet:
     """The proxies of one cluster, keyed by member id, on a background event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self.proxies: dict[int, PeerProxy] = {}
+        self.rng = random.Random(seed)
+        self.counters: collections.Counter[str] = collections.Counter()
         self._pending: list[PeerProxy] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -127,7 +182,7 @@ class ProxyNet:
         asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)  # type: ignore[arg-type]
 
     def add(self, listen_port: int, target_port: int) -> PeerProxy:
-        proxy = PeerProxy(listen_port, target_port)
+        proxy = PeerProxy(listen_port, target_port, self.rng, self.counters)
         self._run(proxy.start())
         self._pending.append(proxy)
         return proxy
@@ -137,13 +192,28 @@ class ProxyNet:
         for proxy in self._pending:
             self.proxies[ids_by_listen_port[proxy.listen_port]] = proxy
 
-    def _apply(self, fn: object) -> None:
+    def bind(self, member_id: int, proxy: PeerProxy) -> None:
+        """Record the member behind one proxy (a member added at runtime)."""
+        self.proxies[member_id] = proxy
+
+    def remove(self, member_id: int) -> None:
+        """Stop and forget the proxy of a removed member."""
+        proxy = self.proxies.pop(member_id, None)
+        if proxy is not None:
+            with contextlib.suppress(Exception):
+                self._run(proxy.stop())
+
+    def _apply(self, fn: Callable[[], None]) -> None:
         def run() -> None:
-            fn()  # type: ignore[operator]
+            fn()
             for p in self.proxies.values():
                 p.enforce()
 
-        self._loop.call_soon_threadsafe(run)
+        # Wait until the rules are in force, so a scenario's fault window starts when it says.
+        async def apply() -> None:
+            run()
+
+        self._run(apply())
 
     def isolate(self, member_id: int) -> None:
         """Cut every peer connection to and from ``member_id`` (both directions)."""
@@ -167,11 +237,79 @@ class ProxyNet:
 
         self._apply(fn)
 
-    def delay(self, member_id: int, seconds: float) -> None:
-        """Delay every chunk delivered to ``member_id`` by ``seconds``."""
+    def delay(
+        self, member_id: int, seconds: float, jitter: float = 0.0, *, sender: int | None = None
+    ) -> None:
+        """Delay every chunk delivered to ``member_id`` by ``seconds`` ± ``jitter``.
+
+        With ``sender``, only the link ``sender`` → ``member_id`` is delayed.
+        """
 
         def fn() -> None:
-            self.proxies[member_id].rules.delay = seconds
+            rules = self.proxies[member_id].rules
+            if sender is None:
+                rules.delay, rules.jitter = seconds, jitter
+            else:
+                rules.link_delay[sender] = (seconds, jitter)
+
+        self._apply(fn)
+
+    def delay_member(self, member_id: int, seconds: float, jitter: float = 0.0) -> None:
+        """Delay all peer traffic to *and from* ``member_id`` (etcd's DelayPeerNetwork)."""
+
+        def fn() -> None:
+            for mid, p in self.proxies.items():
+                if mid == member_id:
+                    p.rules.delay, p.rules.jitter = seconds, jitter
+                else:
+                    p.rules.link_delay[member_id] = (seconds, jitter)
+
+        self._apply(fn)
+
+    def drop(self, member_id: int, rate: float) -> None:
+        """Lose each chunk to and from ``member_id`` with probability ``rate`` (resets)."""
+
+        def fn() -> None:
+            for mid, p in self.proxies.items():
+                if mid == member_id:
+                    p.rules.drop_rate = rate
+                else:
+                    p.rules.link_drop[member_id] = rate
+
+        self._apply(fn)
+
+    def drop_all(self, rate: float) -> None:
+        """Lose each chunk on every link with probability ``rate``."""
+
+        def fn() -> None:
+            for p in self.proxies.values():
+                p.rules.drop_rate = rate
+
+        self._apply(fn)
+
+    def cut(self, src: int, dst: int) -> None:
+        """Cut the one-way link ``src`` → ``dst`` (``dst`` → ``src`` still flows)."""
+
+        def fn() -> None:
+            self.proxies[dst].rules.blocked_from.add(src)
+
+        self._apply(fn)
+
+    def blackhole_tx(self, member_id: int) -> None:
+        """``member_id`` can receive but none of its messages get out."""
+
+        def fn() -> None:
+            for mid, p in self.proxies.items():
+                if mid != member_id:
+                    p.rules.blocked_from.add(member_id)
+
+        self._apply(fn)
+
+    def blackhole_rx(self, member_id: int) -> None:
+        """``member_id`` can send but receives nothing."""
+
+        def fn() -> None:
+            self.proxies[member_id].rules.block_all = True
 
         self._apply(fn)
 
