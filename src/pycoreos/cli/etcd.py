@@ -48,7 +48,18 @@ async def serve(argv: Sequence[str]) -> int:
         log.warning("%s", warning)
     cfg = _with_auto_tls(cfg)
     client_ssl = _server_ssl(cfg.client_tls) if _uses_https(cfg.listen_client_urls) else None
-    server = EtcdServer(cfg)
+    if cfg.discovery_srv:
+        # TODO(tls-discovery): SRV lookups need a DNS resolver library (none is installed).
+        raise ConfigError("--discovery-srv: DNS SRV discovery is not available in this build")
+    from pycoreos.discovery.errors import FullClusterError
+
+    try:
+        server = EtcdServer(cfg)
+    except FullClusterError:
+        if cfg.discovery_fallback != "proxy":
+            raise
+        log.warning("discovery cluster full, falling back to proxy")
+        return await _run_proxy(cfg, client_ssl)
     router = Router(server)
     too_large = Response(
         413, b"http: request body too large\n", [("Content-Type", "text/plain; charset=utf-8")]
@@ -94,6 +105,45 @@ async def serve(argv: Sequence[str]) -> int:
     if server.fatal is not None:
         log.critical("member stopped: %s", server.fatal)
         return 1
+    return 0
+
+
+async def _run_proxy(cfg: ServerConfig, client_ssl: ssl.SSLContext | None) -> int:
+    """Serve the v2 proxy on the client URLs until SIGTERM/SIGINT (etcd's proxy fallback)."""
+    from pycoreos.api.http import HttpProtocol
+    from pycoreos.discovery.bootstrap import cluster_peer_urls
+    from pycoreos.discovery.proxy import V2Proxy
+    from pycoreos.server.bootstrap import fetch_remote_cluster
+
+    log.warning("proxy: this proxy supports v2 API only!")
+    peer_urls = cluster_peer_urls(cfg.discovery, cfg.discovery_proxy)
+    log.info("proxy: using peer urls %s", peer_urls)
+    upstream_tls = cfg.client_tls if not cfg.client_tls.empty else cfg.peer_tls
+    ctx = _client_ssl(upstream_tls)
+    _, members = fetch_remote_cluster(peer_urls, context=_client_ssl(cfg.peer_tls))
+    endpoints = [u for m in members for u in m.client_urls]
+    log.info("proxy: endpoints found %s", endpoints)
+    proxy = V2Proxy(endpoints, ssl_context=ctx)
+    loop = asyncio.get_running_loop()
+    servers = []
+    for url in cfg.listen_client_urls:
+        parts = urlsplit(url)
+        servers.append(
+            await loop.create_server(
+                lambda: HttpProtocol(proxy),
+                host=parts.hostname,
+                port=parts.port or 2379,
+                reuse_address=True,
+                ssl=client_ssl if parts.scheme == "https" else None,
+            )
+        )
+        log.info("v2 proxy started listening on client requests on %s", url)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for srv in servers:
+        srv.close()
     return 0
 
 
