@@ -67,6 +67,10 @@ __all__ = [
 T = TypeVar("T")
 
 CRASH_FAILPOINTS = (
+    "raft_before_save_snap",
+    "raft_after_save_snap",
+    "raft_before_apply_snap",
+    "raft_after_apply_snap",
     "raft_before_apply",
     "raft_after_apply",
     "raft_before_save",
@@ -74,6 +78,7 @@ CRASH_FAILPOINTS = (
     "wal_before_write",
     "wal_before_fsync",
     "wal_after_fsync",
+    "wal_after_release",
 )
 """Failpoints :meth:`SimCluster.crash_at` can crash a member at."""
 
