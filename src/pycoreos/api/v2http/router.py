@@ -62,8 +62,36 @@ class Router:
         self.server = server
         self.keys = KeysHandler(server)
         self.members = MembersHandler(server)
+        self._waiting: set[asyncio.Task[None]] = set()
 
     def __call__(self, req: Request) -> Response | asyncio.Future[Response] | StreamResponse:
+        if not self.server.ready.is_set() and req.path not in ("/health", "/version", "/metrics"):
+            return self._when_ready(req)
+        return self._route(req)
+
+    def _when_ready(self, req: Request) -> asyncio.Future[Response]:
+        """Hold a request until the member is ready (it then gets the normal answer)."""
+        loop = asyncio.get_running_loop()
+        out: asyncio.Future[Response] = loop.create_future()
+
+        async def wait() -> None:
+            await self.server.ready.wait()
+            result = self._route(req)
+            if isinstance(result, asyncio.Future):
+                result.add_done_callback(
+                    lambda f: out.done() or out.set_result(f.result())  # type: ignore[func-returns-value]
+                )
+            else:
+                # A StreamResponse (a watch) travels through the future as well; the
+                # protocol writes whatever the future resolves to.
+                out.set_result(result)  # type: ignore[arg-type]
+
+        task = loop.create_task(wait())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+        return out
+
+    def _route(self, req: Request) -> Response | asyncio.Future[Response] | StreamResponse:
         # Go routes on the decoded path (r.URL.Path); a bad escape never reaches a handler.
         try:
             path = req.path = unescape(req.path, query=False)
