@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="a client certificate to issue (repeat; default one named 'client')",
+        help="a client certificate to issue (repeat; default 'client', once per directory)",
     )
     p.add_argument("--days", type=int, default=365, help="leaf validity in days (365)")
     p.add_argument("--ca-days", type=int, default=3650, help="CA validity in days (3650)")
@@ -154,7 +154,10 @@ def main(argv: Sequence[str]) -> int:
     common = [h.strip() for h in args.hosts.split(",") if h.strip()]
     try:
         plan = parse_members(args.member, common)
-        clients = tuple(dict.fromkeys(args.client or ["client"]))
+        clients = tuple(dict.fromkeys(args.client))
+        if not clients and not os.path.exists(os.path.join(args.dir, "client.crt")):
+            # The default client is issued once; adding members later must not trip on it.
+            clients = ("client",)
         plan = Plan(plan.members, clients)
         if args.days <= 0 or args.ca_days <= 0:
             raise ValueError("--days and --ca-days must be positive")
@@ -174,13 +177,13 @@ def main(argv: Sequence[str]) -> int:
         print(path)
     d = args.dir
     name = plan.members[0][0]
+    client = clients[0] if clients else "client"
     print(
         f"\nmember {name}: --cert-file {d}/{name}.crt --key-file {d}/{name}.key "
         f"--client-cert-auth --trusted-ca-file {d}/ca.crt \\\n"
         f"  --peer-cert-file {d}/{name}-peer.crt --peer-key-file {d}/{name}-peer.key "
         f"--peer-client-cert-auth --peer-trusted-ca-file {d}/ca.crt\n"
-        f"client: --ca-file {d}/ca.crt --cert-file {d}/{clients[0]}.crt "
-        f"--key-file {d}/{clients[0]}.key",
+        f"client: --ca-file {d}/ca.crt --cert-file {d}/{client}.crt --key-file {d}/{client}.key",
         file=sys.stderr,
     )
     return 0
