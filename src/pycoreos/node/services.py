@@ -83,7 +83,6 @@ def _fleet(f: ServiceFacts) -> str:
     return (
         "[Unit]\n"
         "Description=fleet daemon (pycoreos fleetd)\n"
-        "Wants=etcd2.service\n"
         "After=etcd.service etcd2.service\n"
         "\n[Service]\n"
         f"WorkingDirectory={f.root}\n"
