@@ -191,3 +191,41 @@ def test_restart_after_a_crash_between_snapshot_file_and_wal_marker(make, monkey
     assert not c.members[victim].up
     monkeypatch.setattr(WAL, "save_snapshot", save_snapshot)
     assert c.restart(victim), [str(v) for v in c.violations]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="track record #3: a Ready that installs a snapshot acknowledges it before its hard "
+    "state is fsynced (etcd #10219)",
+)
+def test_a_follower_never_acknowledges_a_snapshot_it_could_lose(make):
+    from pycoreos.raft.types import ConfState
+    from pycoreos.wal.record import WalSnapshot
+    from pycoreos.wal.wal import WAL, valid_snapshot_entries
+
+    c = make(seed=10, snapshot_count=5, catchup_entries=2)
+    leader = started(c)
+    victim = followers(c, leader)[0]
+    c.crash(victim)
+    for i in range(20):
+        put(c, leader, f"/1/k{i}", "v")  # the leader compacts past the victim's log
+    c.restart(victim)
+    node = c.members[victim].server.node
+    install = node._apply_snapshot
+
+    def install_then_crash_at_next_save(snap):
+        install(snap)
+        # This Ready's own save is hit 1; crash at the next Ready's, after the ack went out.
+        c.crash_at(victim, "raft_before_save", hits=2)
+
+    node._apply_snapshot = install_then_crash_at_next_save
+    c.run_for(2.0)
+    assert not c.members[victim].up, "the snapshot was never installed"
+    acked = c.members[leader].server.node.raw.raft.prs.progress[c.members[victim].member_id].match
+    disk, wal_dir = c.members[victim].disk, f"/sim/{victim}/member/wal"
+    marks = valid_snapshot_entries(disk, wal_dir)
+    at = max(marks, key=lambda s: s.index, default=WalSnapshot(0, 0, ConfState()))
+    wal = WAL.open(disk, wal_dir, at, read_only=True)
+    _, _, entries = wal.read_all()
+    durable = max([at.index, *(e.index for e in entries)])
+    assert acked <= durable, f"acknowledged {acked}, but only {durable} survives a crash"
