@@ -1,32 +1,47 @@
 #!/usr/bin/env bash
-# The main job: install, start one pycoreos etcd member on 127.0.0.1:2379/4001, show a few
-# etcdctl calls against it, and keep it running until Ctrl-C (or exit at once with CI=true).
+# The main job: install, bring up a 3-node pycoreos cluster (etcd + fleet on every node, from
+# examples/cloud-config.yaml), show its status, and start examples/hello.service through
+# fleet. Interactively the cluster keeps running (stop it with `pycoreos cluster down`);
+# with CI=true or without a terminal it is torn down again and the script exits 0.
+#   Extra arguments go to `pycoreos cluster up` (e.g. --netns, -n 5, --container-engine none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
-mkdir -p .state
-pycoreos etcd --name infra0 --data-dir .state/infra0.etcd \
-    --listen-client-urls http://127.0.0.1:2379,http://127.0.0.1:4001 \
-    --advertise-client-urls http://127.0.0.1:2379,http://127.0.0.1:4001 \
-    --listen-peer-urls http://127.0.0.1:2380 \
-    --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster infra0=http://127.0.0.1:2380 > .state/infra0.log 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:2379/health >/dev/null 2>&1 && break
-    sleep 0.1
-done
-export ETCDCTL_ENDPOINTS=http://127.0.0.1:2379
+STATE="${PYCOREOS_STATE_DIR:-.state/cluster}"
+interactive=1
+if [ "${CI:-}" = "true" ] || [ ! -t 0 ]; then interactive=0; fi
+
+pycoreos cluster --state-dir "$STATE" down --purge >/dev/null 2>&1 || true
+if [ $interactive -eq 0 ]; then
+    trap 'pycoreos cluster --state-dir "$STATE" down --purge' EXIT
+fi
+exports="$(pycoreos cluster --state-dir "$STATE" up --config examples/cloud-config.yaml "$@")"
+echo "$exports"
+eval "$exports"
+
 set -x
-pycoreos etcdctl set /message "hello from pycoreos"
-pycoreos etcdctl get /message
-pycoreos etcdctl mkdir /queue
-pycoreos etcdctl ls --recursive /
-ETCDCTL_API=2 etcdctl --endpoints http://127.0.0.1:4001 get /message
 pycoreos etcdctl cluster-health
+pycoreos etcdctl member list
+pycoreos fleetctl list-machines
+pycoreos fleetctl start examples/hello.service
+pycoreos fleetctl list-units
 set +x
-if [ "${CI:-}" = "true" ] || [ ! -t 0 ]; then exit 0; fi
-echo "pycoreos etcd is running (pid $pid, log .state/infra0.log). Ctrl-C to stop."
-wait $pid
+for _ in $(seq 50); do
+    pycoreos fleetctl list-units --no-legend | grep -q "hello.service.*active.*running" && break
+    sleep 0.2
+done
+pycoreos fleetctl journal --lines 3 hello.service || true
+COLUMNS=140 pycoreos cluster --state-dir "$STATE" status
+
+if [ $interactive -eq 1 ]; then
+    cat <<MSG
+
+The cluster is running (state in $STATE). In this shell:
+$exports
+  pycoreos fleetctl list-units                          # where hello.service runs
+  pycoreos cluster --state-dir $STATE kill node1        # pull a machine's plug; units move
+  pycoreos cluster --state-dir $STATE restart node1     # boot it again with its data
+  pycoreos cluster --state-dir $STATE down [--purge]    # stop everything
+MSG
+fi

@@ -74,6 +74,9 @@ def _exports(endpoints: str, fleet: str) -> str:
 
 def _up(args: argparse.Namespace, err: Console) -> int:
     template = args.config or _EXAMPLE
+    if not template.exists():
+        print(f"Error: cluster: no template {template} (give --config FILE)", file=sys.stderr)
+        return 2
     opts = UpOptions(
         size=args.size,
         template=template,
@@ -159,7 +162,9 @@ def main(argv: list[str]) -> int:
             case "up":
                 return _up(args, err)
             case "status":
-                return _status(args, Console())
+                out = Console()
+                # Piped output gets a wide table instead of rich's 80-column default.
+                return _status(args, out if out.is_terminal else Console(width=160))
             case "down":
                 forced = down(args.state_dir, purge=args.purge)
                 if forced:
