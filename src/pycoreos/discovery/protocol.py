@@ -72,6 +72,11 @@ class RegisteredNode:
         """The last path element (a member id in hex, or ``_config``)."""
         return self.key.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def is_config(self) -> bool:
+        """``_config`` itself or anything under it (a recursive watch sees ``_config/size``)."""
+        return f"/{CONFIG_KEY}/" in self.key.rstrip("/") + "/"
+
 
 def parse_size(value: str | None) -> int:
     """The ``_config/size`` value as a positive integer.
@@ -87,7 +92,7 @@ def parse_size(value: str | None) -> int:
 
 def member_nodes(children: Sequence[RegisteredNode]) -> list[RegisteredNode]:
     """The registered members (``_config`` excluded), oldest registration first."""
-    nodes = [n for n in children if n.name != CONFIG_KEY]
+    nodes = [n for n in children if not n.is_config]
     return sorted(nodes, key=lambda n: n.created_index)
 
 
@@ -118,7 +123,7 @@ def add_watched(
 
     ``_config`` changes and keys already known are ignored; at most ``size`` members are kept.
     """
-    if event.name == CONFIG_KEY or any(n.name == event.name for n in known):
+    if event.is_config or any(n.name == event.name for n in known):
         return list(known)
     return [*known, event][:size]
 
