@@ -48,12 +48,6 @@ def test_the_suite_catches_members_that_serve_quorum_reads_locally(tmp_path: Pat
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    reason="track record #2/#3: restart after a crash inside a snapshot install fails with "
-    "'state.commit N is out of range' (bootstrap loads the newest .snap file, not the newest "
-    "one the WAL's hard state commits)",
-    strict=False,  # real processes: the crash point is timing-dependent
-)
 def test_regression_crash_inside_snapshot_install_restarts(tmp_path: Path) -> None:
     r = run_scenario("T7", 1, duration=SMOKE_DURATION, base_dir=tmp_path)
     assert r.passed, "\n".join([r.verdict, *r.problems, *r.timeline])

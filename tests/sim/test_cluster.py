@@ -165,11 +165,6 @@ def test_store_errors_are_definite_answers(make):
     assert info.value.code == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="track record #2: bootstrap loads the newest snapshot file, not the newest the WAL "
-    "committed (Snapshotter.load_newest_available(valid_snapshot_entries()))",
-)
 def test_restart_after_a_crash_between_snapshot_file_and_wal_marker(make, monkeypatch):
     from pycoreos.testing.sim.loop import OWNER, SimCrashError
     from pycoreos.wal.wal import WAL
@@ -193,11 +188,6 @@ def test_restart_after_a_crash_between_snapshot_file_and_wal_marker(make, monkey
     assert c.restart(victim), [str(v) for v in c.violations]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="track record #3: a Ready that installs a snapshot acknowledges it before its hard "
-    "state is fsynced (etcd #10219)",
-)
 def test_a_follower_never_acknowledges_a_snapshot_it_could_lose(make):
     from pycoreos.raft.types import ConfState
     from pycoreos.wal.record import WalSnapshot

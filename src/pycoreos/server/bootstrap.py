@@ -55,7 +55,7 @@ from pycoreos.storage.disk import Disk, RealDisk
 from pycoreos.v2store.errors import V2Error
 from pycoreos.v2store.store import Store, TTLOptionSet
 from pycoreos.wal.record import WalSnapshot
-from pycoreos.wal.wal import WAL
+from pycoreos.wal.wal import WAL, valid_snapshot_entries
 
 NAMESPACES = ("/0", "/1")
 
@@ -238,7 +238,10 @@ def _restart(
     clock: Clock,
 ) -> Boot:
     store = Store(clock, NAMESPACES)
-    snap = snapshotter.load()
+    # Only a snapshot the WAL has a marker for (covered by its last commit index): a crash
+    # between writing a snapshot file and its WAL marker leaves a newer file the log cannot
+    # be opened at (etcd's ValidSnapshotEntries + LoadNewestAvailable).
+    snap = snapshotter.load_newest_available(valid_snapshot_entries(disk, wal_dir))
     at = WalSnapshot(0, 0, ConfState())
     conf_state = ConfState()
     snap_index = 0

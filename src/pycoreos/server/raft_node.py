@@ -169,12 +169,16 @@ class RaftNode:
         if rd.read_states:
             self._on_read_states(rd.read_states)
         failpoint("raft_before_save")
+        # A Ready that installed a snapshot must fsync its hard state before anything is
+        # acknowledged, even when only the commit index moved (etcd #10219, our track
+        # record #3): otherwise a crash leaves us behind what the leader saw us accept.
+        must_sync = rd.must_sync or (rd.snapshot is not None and not rd.snapshot.is_empty())
         if rd.hard_state is not None or rd.entries:
-            if rd.must_sync and len(rd.entries) > self.inline_sync_max_entries:
+            if must_sync and len(rd.entries) > self.inline_sync_max_entries:
                 # A big batch: fsync on the I/O thread so the loop keeps parsing requests
                 # meanwhile (they form the next batch: group commit).
                 await loop.run_in_executor(self._io, self._persist, rd.hard_state, rd.entries, True)
-            elif rd.must_sync:
+            elif must_sync:
                 # A small batch: the two thread hops would cost more than the fsync itself
                 # (~0.2 ms here); block the loop for it instead.
                 self._persist(rd.hard_state, rd.entries, True)

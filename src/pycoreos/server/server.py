@@ -245,12 +245,15 @@ class EtcdServer:
         out: asyncio.Future[ApplyResult] = asyncio.get_running_loop().create_future()
 
         def done(f: asyncio.Future[ApplyResult]) -> None:
+            # Read the outcome first, even when nobody waits any more (the caller gave up):
+            # an unread exception is logged by asyncio as "never retrieved" (track record #1).
+            exc = None if f.cancelled() else f.exception()
             if out.done():
                 return
             if f.cancelled():
                 out.cancel()
-            elif f.exception() is not None:
-                out.set_exception(f.exception())  # type: ignore[arg-type]
+            elif exc is not None:
+                out.set_exception(exc)
             else:
                 result = f.result()
                 if isinstance(result, V2Error):
@@ -384,12 +387,18 @@ class EtcdServer:
     # ------------------------------------------------------------------ peers
     def receive(self, msg: Message) -> None:
         """Feed a message from a peer to Raft (called by the transport, on the loop)."""
-        from pycoreos.raft.errors import RaftError
+        from pycoreos.raft.errors import RaftError, RaftInvariantError
 
         if msg.type == MessageType.MsgApp:
             self.stats.recv_append += 1
         try:
             self.node.raw.step(msg)
+        except RaftInvariantError as exc:
+            # Fail-stop (etcd panics): our state contradicts what we acknowledged before;
+            # going on would serve or vote from a broken log (track record #3).
+            log.critical("raft invariant violated by %s from %x: %s", msg.type.name, msg.from_, exc)
+            self._on_fatal(exc)
+            return
         except RaftError as exc:  # e.g. from a peer we no longer know: drop it
             log.debug("dropped message %s from %x: %r", msg.type.name, msg.from_, exc)
             return
