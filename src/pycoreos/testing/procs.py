@@ -207,6 +207,7 @@ def start_member(
         log_path,
         list(extra_args),
         initial_cluster,
+        advertise_peer_port,
     )
     if wait:
         try:
