@@ -38,11 +38,18 @@ class CompareCase:
     val_size: int = 256
 
 
-#: The workloads the project reports.
+#: The workloads the project reports for one member.
 CASES: tuple[CompareCase, ...] = (
     CompareCase(name="v2 put, 1 client", workload=Workload.V2_PUT, clients=1),
     CompareCase(name="v2 put, 64 clients", workload=Workload.V2_PUT, clients=64),
     CompareCase(name="v2 get, 64 clients", workload=Workload.V2_GET, clients=64),
+)
+
+#: The workloads the project reports for a multi-member cluster.
+CLUSTER_CASES: tuple[CompareCase, ...] = (
+    CompareCase(name="v2 put, 1 client", workload=Workload.V2_PUT, clients=1),
+    CompareCase(name="v2 put, 64 clients", workload=Workload.V2_PUT, clients=64),
+    CompareCase(name="v2 quorum get, 64 clients", workload=Workload.V2_QUORUM_GET, clients=64),
 )
 
 
@@ -61,11 +68,14 @@ class Outcome:
         return self.result if self.result is not None and self.result.valid else None
 
 
-def case_config(case: CompareCase, endpoint: str, duration: int, seed: int = 1) -> BenchConfig:
-    """The benchmark config of ``case`` against ``endpoint``."""
+def case_config(
+    case: CompareCase, endpoint: str | Sequence[str], duration: int, seed: int = 1
+) -> BenchConfig:
+    """The benchmark config of ``case`` against ``endpoint`` (one URL or several)."""
+    endpoints = (endpoint,) if isinstance(endpoint, str) else tuple(endpoint)
     return BenchConfig(
         workload=case.workload,
-        endpoints=(endpoint,),
+        endpoints=endpoints,
         clients=case.clients,
         duration=duration,
         key_space_size=case.key_space_size,
@@ -84,8 +94,9 @@ def run_compare(
     duration: int,
     runner: Runner,
     cases: Sequence[CompareCase] = CASES,
+    cluster_size: int = 1,
 ) -> list[Outcome]:
-    """Run ``cases`` against a fresh member of each kind, one kind at a time.
+    """Run ``cases`` against a fresh member (or cluster) of each kind, one kind at a time.
 
     Args:
         kinds: ``"real"`` and/or ``"ours"``, in run order.
@@ -93,23 +104,33 @@ def run_compare(
         duration: seconds per case.
         runner: runs one config; gets a label for the progress bar.
         cases: the workloads.
+        cluster_size: members per cluster; with more than one, the clients are spread
+            over every member's endpoint.
     """
-    from pycoreos.testing.procs import start_member
+    from pycoreos.testing.procs import start_cluster, start_member
 
     outcomes: list[Outcome] = []
     for kind in kinds:
         kind_dir = base_dir / kind
         kind_dir.mkdir(parents=True, exist_ok=True)
         try:
-            member = start_member(kind, kind_dir)  # type: ignore[arg-type]
+            if cluster_size > 1:
+                members = start_cluster(kind, kind_dir, cluster_size)  # type: ignore[arg-type]
+            else:
+                members = [start_member(kind, kind_dir)]  # type: ignore[arg-type]
         except (OSError, RuntimeError, TimeoutError) as exc:
             outcomes += [
                 Outcome(case=c, kind=kind, error=f"member did not start: {exc}") for c in cases
             ]
             continue
         try:
+            urls = [m.client_url for m in members]
+            leader = _leader_url(urls)
             for case in cases:
-                config = case_config(case, member.client_url, duration)
+                # Fewer clients than members (the 1-client case): talk to the leader, so
+                # both kinds are measured on the same path.
+                targets = urls if case.clients >= len(urls) else [leader]
+                config = case_config(case, targets, duration)
                 try:
                     result = runner(config, f"{kind}: {case.name}")
                 except StackError as exc:
@@ -117,8 +138,24 @@ def run_compare(
                 else:
                     outcomes.append(Outcome(case=case, kind=kind, result=result))
         finally:
-            member.stop()
+            for m in members:
+                m.stop()
     return outcomes
+
+
+def _leader_url(urls: Sequence[str]) -> str:
+    """The client URL of the member that reports itself leader (the first URL if none)."""
+    import json
+    import urllib.request
+
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url + "/v2/stats/self", timeout=2) as resp:
+                if json.loads(resp.read()).get("state") == "StateLeader":
+                    return url
+        except (OSError, ValueError):
+            continue
+    return urls[0]
 
 
 def _cell(outcome: Outcome | None) -> tuple[str, str, str]:
@@ -198,11 +235,19 @@ def main_from_args(args: argparse.Namespace, *, show_progress: bool) -> int:
 
     with tempfile.TemporaryDirectory(prefix="pycoreos-bench-") as tmp:
         base = args.work_dir or Path(tmp)
-        outcomes = run_compare(kinds, base, duration=duration, runner=runner)
+        cases = CASES if args.cluster_size <= 1 else CLUSTER_CASES
+        outcomes = run_compare(
+            kinds,
+            base,
+            duration=duration,
+            runner=runner,
+            cases=cases,
+            cluster_size=args.cluster_size,
+        )
     for o in outcomes:
         detail = one_line(o.result) if o.result is not None else o.error
         print(f"{o.kind:>4} {o.case.name:<20} {detail}", file=sys.stderr)
-    sys.stdout.write(format_table(table_rows(outcomes)))
+    sys.stdout.write(format_table(table_rows(outcomes, cases)))
     write_json(
         args.json,
         [

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--kinds", default="real,ours", help="compare: members to run, in order")
     p.add_argument("--work-dir", type=Path, default=None, help="compare: keep data/logs here")
+    p.add_argument(
+        "--cluster-size",
+        type=int,
+        default=1,
+        help="compare: members per cluster (1: put/get cases; >1: put and quorum-get cases "
+        "with the clients spread over every member)",
+    )
     return p
 
 
