@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -148,3 +149,40 @@ def test_mismatched_key_is_a_startup_error(pki: Pki, tmp_path: Path) -> None:
                      initial_cluster=f"m1=https://127.0.0.1:{p}", extra_args=args)  # fmt: skip
     assert m.proc.wait(timeout=30) == 1
     assert "does not match --cert-file" in m.log()
+
+
+def test_auto_tls_member_serves_https_with_a_warning(tmp_path: Path) -> None:
+    c, p = free_ports(2)
+    args = [
+        "--listen-client-urls", f"https://127.0.0.1:{c}",
+        "--advertise-client-urls", f"https://127.0.0.1:{c}",
+        "--listen-peer-urls", f"https://127.0.0.1:{p}",
+        "--initial-advertise-peer-urls", f"https://127.0.0.1:{p}",
+        "--auto-tls", "--peer-auto-tls",
+    ]  # fmt: skip
+    m = start_member("ours", tmp_path, name="a1", ports=(c, p), wait=False,
+                     initial_cluster=f"a1=https://127.0.0.1:{p}", extra_args=args)  # fmt: skip
+    try:
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{c}/health", context=insecure,
+                                            timeout=1) as r:  # fmt: skip
+                    assert r.status == 200
+                    break
+            except (urllib.error.URLError, OSError):
+                assert m.proc.poll() is None, m.log()
+                assert time.monotonic() < deadline, m.log()
+                time.sleep(0.1)
+        # Encrypted but unauthenticated: a verifying client refuses the self-signed cert.
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(f"https://127.0.0.1:{c}/health", timeout=5)
+        assert (m.data_dir / "fixtures" / "client" / "cert.pem").exists()
+        assert (m.data_dir / "fixtures" / "peer" / "key.pem").exists()
+        assert "--auto-tls: using a self-signed certificate" in m.log()
+        assert "--peer-auto-tls: using a self-signed certificate" in m.log()
+    finally:
+        m.stop()
