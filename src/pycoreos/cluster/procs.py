@@ -43,6 +43,10 @@ __all__ = [
 
 _CLONE_NEWNET = 0x40000000
 
+# Nodes outlive the command that started them; keeping their Popen objects stops Python
+# from warning (ResourceWarning) that a child is still running when one is collected.
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     """``n`` distinct TCP ports on ``host`` that were free a moment ago."""
@@ -158,13 +162,15 @@ def spawn_node(
             start_new_session=True,
             preexec_fn=_preexec(cgroup, netns),  # safe: the cluster CLI is single-threaded
         )
+    _SPAWNED[proc.pid] = proc
     return proc.pid, proc_start_time(proc.pid)
 
 
 def _reap(pid: int) -> None:
     # Our own child (spawned by this process): collect it so it does not stay a zombie.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+    proc = _SPAWNED.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _SPAWNED[pid]
 
 
 def wait_gone(pid: int, start_time: int, timeout: float) -> bool:
