@@ -101,6 +101,10 @@ def _up(args: argparse.Namespace, err: Console) -> int:
     try:
         with progress:
             rec, t = up(opts, step)
+    except KeyboardInterrupt:
+        down(args.state_dir)
+        err.print("cluster: interrupted; stopped what had started")
+        return 130
     except (ClusterError, ConfigError, OSError) as exc:
         err.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
         if not args.keep_on_failure:
