@@ -100,6 +100,11 @@ def _scenario(state: Path, extra: list[str]) -> None:
     assert exports["ETCDCTL_ENDPOINTS"].count("http://") == 3
     health = _pycoreos("etcdctl", "--endpoints", exports["ETCDCTL_ENDPOINTS"], "cluster-health")
     assert "cluster is healthy" in health.stdout, health.stdout + health.stderr
+    again = _pycoreos("cluster", "--state-dir", str(state), "up", *extra)
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    health = _pycoreos("etcdctl", "--endpoints", exports["ETCDCTL_ENDPOINTS"], "cluster-health")
+    assert "cluster is healthy" in health.stdout, "a refused up must not touch the cluster"
     fleet = exports["FLEETCTL_ENDPOINT"]
     start = _pycoreos("fleetctl", "--endpoint", fleet, "start", "--no-block", str(HELLO))
     assert start.returncode == 0, start.stderr

@@ -84,6 +84,7 @@ def _up(args: argparse.Namespace, err: Console) -> int:
         netns=args.netns,
         container_engine=args.container_engine,
         timeout=args.timeout,
+        keep_on_failure=args.keep_on_failure,
     )
     progress = Progress(
         TextColumn("{task.description:<24}"),
@@ -102,14 +103,10 @@ def _up(args: argparse.Namespace, err: Console) -> int:
         with progress:
             rec, t = up(opts, step)
     except KeyboardInterrupt:
-        down(args.state_dir)
         err.print("cluster: interrupted; stopped what had started")
         return 130
     except (ClusterError, ConfigError, OSError) as exc:
         err.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
-        if not args.keep_on_failure:
-            down(args.state_dir)
-            err.print("cluster: stopped what had started (state kept for inspection)")
         return 1
     plan = rec.plan
     err.print(

@@ -65,6 +65,7 @@ class UpOptions:
     container_engine: str = "auto"
     timeout: float = 180.0
     python: str = sys.executable
+    keep_on_failure: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,8 +198,8 @@ def up(opts: UpOptions, on_step: Step | None = None) -> tuple[ClusterRecord, UpT
 
     Raises:
         ClusterError: it is already running, the state directory holds another shape of
-            cluster, a node died, or readiness timed out (the processes are left running:
-            call :func:`down`).
+            cluster (nothing is touched), a node died, or readiness timed out (then what
+            this call started is stopped again, unless ``keep_on_failure``).
     """
     t0 = time.monotonic()
     rec = load_record(opts.state_dir)
@@ -216,16 +217,21 @@ def up(opts: UpOptions, on_step: Step | None = None) -> tuple[ClusterRecord, UpT
     else:
         rec = _fresh(opts)
         save_record(rec)
-    if rec.netns:
-        ns = netns_mod.NetnsPlan.from_record(rec.netns)
-        netns_mod.teardown(ns)  # leftovers of a crashed run
-        netns_mod.setup(ns)
-    step = on_step or (lambda *_: None)
-    for i, node in enumerate(rec.nodes):
-        _start(rec, node, opts.python)
-        step("nodes", i + 1, len(rec.nodes))
-    started = time.monotonic() - t0
-    t_etcd, t_fleet = wait_ready(rec, opts.timeout, on_step, t0)
+    try:
+        if rec.netns:
+            ns = netns_mod.NetnsPlan.from_record(rec.netns)
+            netns_mod.teardown(ns)  # leftovers of a crashed run
+            netns_mod.setup(ns)
+        step = on_step or (lambda *_: None)
+        for i, node in enumerate(rec.nodes):
+            _start(rec, node, opts.python)
+            step("nodes", i + 1, len(rec.nodes))
+        started = time.monotonic() - t0
+        t_etcd, t_fleet = wait_ready(rec, opts.timeout, on_step, t0)
+    except BaseException:  # also Ctrl-C: never leave half a cluster behind
+        if not opts.keep_on_failure:
+            down(opts.state_dir)
+        raise
     return rec, UpTimings(started=started, etcd_healthy=t_etcd, fleet_ready=t_fleet)
 
 

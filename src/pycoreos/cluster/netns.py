@@ -23,7 +23,15 @@ from dataclasses import dataclass
 
 from pycoreos.errors import ConfigError
 
-__all__ = ["NetnsError", "NetnsPlan", "pick_subnet", "plan_netns", "setup", "teardown", "used_networks"]
+__all__ = [
+    "NetnsError",
+    "NetnsPlan",
+    "pick_subnet",
+    "plan_netns",
+    "setup",
+    "teardown",
+    "used_networks",
+]
 
 
 class NetnsError(ConfigError):
