@@ -201,6 +201,7 @@ async def _start_peer_transport(
     from pycoreos.api.peerhttp import PeerHandler
     from pycoreos.raft.rawnode import SnapshotStatus
     from pycoreos.tls.san import san_checked
+    from pycoreos.transport.config import TransportOptions, loopback_source_host
     from pycoreos.transport.transport import PeerTransport
 
     def unreachable(peer_id: int) -> None:
@@ -225,6 +226,11 @@ async def _start_peer_transport(
         is_removed=lambda mid: mid in server.cluster.removed,
         on_removed=removed,
         ssl_client=_client_ssl(server.cfg.peer_tls),
+        # A member advertising its own 127.x address dials loopback peers from it, so the
+        # source of its connections says who it is (peer SAN check, test proxies).
+        options=TransportOptions(
+            loopback_source=loopback_source_host(server.cfg.initial_advertise_peer_urls)
+        ),
     )
 
     def sync_peers(_cc: ConfChange | None, cluster: Cluster) -> None:

@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="where runs are kept")
     p.add_argument("--keep", action="store_true", help="keep passing runs' directories too")
     p.add_argument("--failfast", action="store_true", help="stop at the first failure")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="run the clusters all over TLS (client and peer certificates required)",
+    )
     p.add_argument("--unsafe-local-quorum-reads", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -71,6 +76,7 @@ def main(argv: Sequence[str]) -> int:
                 base_dir=out,
                 keep=args.keep,
                 unsafe=args.unsafe_local_quorum_reads,
+                tls=args.tls,
             )
             results.append(r)
             print(_row(r), flush=True)

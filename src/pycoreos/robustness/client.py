@@ -24,6 +24,7 @@ import contextlib
 import http.client
 import json
 import socket
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 
@@ -61,11 +62,24 @@ class V2Conn:
     A fresh connection per request keeps a dropped or stalled answer from poisoning the next
     request. ``drop_after_send`` closes the socket right after the request went out, so the
     answer is never read (the T15 "client connection dropped mid-request" fault).
+
+    With ``ssl_context`` the requests go over https (a TLS cluster: the context holds the
+    CA and the client certificate).
     """
 
-    def __init__(self, port: int, timeout: float) -> None:
+    def __init__(
+        self, port: int, timeout: float, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.port = port
         self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self.ssl_context is not None:
+            return http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout, context=self.ssl_context
+            )
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def send(
         self,
@@ -83,7 +97,7 @@ class V2Conn:
                 ``http.client.HTTPException`` for garbled answers, ``ConnectionAbortedError``
                 when ``drop_after_send`` closed the connection on purpose.
         """
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout or self.timeout)
+        conn = self._connect(timeout or self.timeout)
         try:
             body = urllib.parse.urlencode(params or {})
             if method in ("PUT", "POST"):
@@ -107,7 +121,7 @@ class V2Conn:
 
     def send_json(self, method: str, path: str, doc: object) -> RawAnswer:
         """Send a JSON body (the members API)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        conn = self._connect(self.timeout)
         try:
             conn.request(method, path, json.dumps(doc), {"Content-Type": "application/json"})
             resp = conn.getresponse()

@@ -11,24 +11,34 @@ Invariants:
   a disk fault it armed: :meth:`expect_exit`). Unexpected exits fail the run (U6).
 * A member's environment (failpoints, disk faults) is per start: :meth:`restart` takes the
   environment of the next life, so a crash failpoint is not re-armed by accident.
+
+With ``tls=True`` every member serves its client API and peer API over https with client
+certificates required on both (certificates from :mod:`.pki`), and every request of the
+harness and the workload presents the client certificate. Peer traffic is then unreadable to
+the proxies, so each member advertises (and dials its peers from) its own loopback address
+127.0.0.K and the proxies tell the dialers apart by source address (see
+:mod:`pycoreos.testing.peerproxy`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import json
 import re
 import shutil
 import signal
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pycoreos.robustness.client import RawAnswer, V2Conn
+from pycoreos.robustness.pki import ClusterPki, member_peer_host
 from pycoreos.server.membership import compute_member_id
 from pycoreos.testing.peerproxy import PeerProxy, ProxyNet
-from pycoreos.testing.procs import Member, free_ports, start_member, wait_ready
+from pycoreos.testing.procs import Member, free_ports, start_member
 
 __all__ = ["ClusterError", "Node", "TortureCluster"]
 
@@ -69,6 +79,8 @@ class Node:
     paused: bool = False
     removed: bool = False
     lives: list[_Life] = field(default_factory=list)
+    scheme: str = "http"
+    peer_host: str = "127.0.0.1"  # advertised peer host (127.0.0.K on a TLS cluster)
 
     @property
     def running(self) -> bool:
@@ -76,7 +88,8 @@ class Node:
 
     @property
     def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.proxy_port}"
+        """The advertised peer URL: the member's proxy."""
+        return f"{self.scheme}://{self.peer_host}:{self.proxy_port}"
 
 
 class TortureCluster:
@@ -90,11 +103,16 @@ class TortureCluster:
         seed: int = 0,
         extra_args: list[str] | None = None,
         election_timeout: float = 1.0,
+        tls: bool = False,
     ) -> None:
         self.base_dir = base_dir
         self.size = size
         self.extra_args = list(extra_args or [])
         self.election_timeout = election_timeout
+        self.pki = ClusterPki(base_dir / "pki") if tls else None
+        self.client_ssl: ssl.SSLContext | None = (
+            self.pki.client_context() if self.pki is not None else None
+        )
         self.net = ProxyNet(seed)
         self.nodes: list[Node] = []
         self._proxies: dict[str, PeerProxy] = {}
@@ -106,32 +124,69 @@ class TortureCluster:
         env = env or {}
         ports = free_ports(3 * self.size)
         names = [f"m{i}" for i in range(1, self.size + 1)]
-        initial = ",".join(
-            f"{n}=http://127.0.0.1:{ports[2 * self.size + i]}" for i, n in enumerate(names)
-        )
-        for i, n in enumerate(names):
-            proxy_port = ports[2 * self.size + i]
-            node = Node(
-                n,
-                ports[i],
-                ports[self.size + i],
-                proxy_port,
-                compute_member_id([f"http://127.0.0.1:{proxy_port}"], TOKEN),
-                list(self.extra_args),
-                initial,
-            )
-            self._proxies[n] = self.net.add(proxy_port, node.peer_port)
-            self.net.bind(node.member_id, self._proxies[n])
-            self.nodes.append(node)
+        nodes = [
+            self._new_node(n, ports[i], ports[self.size + i], ports[2 * self.size + i], [])
+            for i, n in enumerate(names)
+        ]
+        initial = ",".join(f"{n.name}={n.peer_url}" for n in nodes)
+        for node in nodes:
+            node.initial_cluster = initial
+            node.member_id = compute_member_id([node.peer_url], TOKEN)
+            self.net.bind(node.member_id, self._proxies[node.name])
+            if self.pki is not None:
+                self.net.bind_source(node.peer_host, node.member_id)
         for node in self.nodes:
             self._spawn(node, env.get(node.name, {}))
         for node in self.nodes:
-            assert node.proc is not None
             try:
-                wait_ready(node.proc.client_url, node.proc.proc, timeout=60)
+                self._wait_ready(node, 60)
             except (RuntimeError, TimeoutError) as exc:
                 raise ClusterError(f"{node.name} did not start: {exc}") from exc
         self.wait_healthy(30)
+
+    def _new_node(
+        self, name: str, client_port: int, peer_port: int, proxy_port: int, extra: list[str]
+    ) -> Node:
+        """A member slot with its proxy (member id and initial cluster are filled in later).
+
+        On a TLS cluster the slot gets its own loopback address and certificates, and its
+        flags switch every URL to https.
+        """
+        node = Node(name, client_port, peer_port, proxy_port, 0, [*self.extra_args, *extra], "")
+        if self.pki is not None:
+            node.scheme = "https"
+            node.peer_host = member_peer_host(len(self.nodes))
+            certs = self.pki.member(name, node.peer_host)
+            client = f"https://127.0.0.1:{client_port}"
+            # Given after procs' plain URLs: the last occurrence of a flag wins.
+            node.extra_args += [
+                "--listen-client-urls", client,
+                "--advertise-client-urls", client,
+                "--listen-peer-urls", f"https://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls", node.peer_url,
+                *self.pki.member_args(certs),
+            ]  # fmt: skip
+        self._proxies[name] = self.net.add(proxy_port, peer_port, node.peer_host)
+        self.nodes.append(node)
+        return node
+
+    def _wait_ready(self, node: Node, timeout: float) -> None:
+        """Poll ``node``'s ``/v2/keys/`` until it answers 200 (a process gives no other sign).
+
+        Raises:
+            RuntimeError: the process exited first.
+            TimeoutError: not ready within ``timeout`` seconds.
+        """
+        assert node.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if node.proc.proc.poll() is not None:
+                raise RuntimeError(f"member exited with {node.proc.proc.returncode} before ready")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                if self.request(node, "GET", "/v2/keys/", timeout=1.0).status == 200:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"{node.name} not ready after {timeout}s")
 
     def _spawn(self, node: Node, env: dict[str, str]) -> None:
         self._generation += 1
@@ -182,7 +237,7 @@ class TortureCluster:
         timeout: float = 2.0,
     ) -> RawAnswer:  # fmt: skip
         """One request to ``node``'s client port (raises OSError on failure)."""
-        return V2Conn(node.client_port, timeout).send(method, path, params)
+        return V2Conn(node.client_port, timeout, self.client_ssl).send(method, path, params)
 
     def _self_stats(self, node: Node) -> dict[str, object] | None:
         if not node.running or node.paused:
@@ -247,9 +302,8 @@ class TortureCluster:
         self._spawn(node, env or {})
         if not wait:
             return True
-        assert node.proc is not None
         try:
-            wait_ready(node.proc.client_url, node.proc.proc, timeout=60)
+            self._wait_ready(node, 60)
         except (RuntimeError, TimeoutError):
             return False
         return True
@@ -297,38 +351,33 @@ class TortureCluster:
     def add_member(self, name: str, via: Node, env: dict[str, str] | None = None) -> Node:
         """Add a member through ``via`` (``POST /v2/members``), then start it empty."""
         client_port, peer_port, proxy_port = free_ports(3)
-        peer_url = f"http://127.0.0.1:{proxy_port}"
-        proxy = self.net.add(proxy_port, peer_port)
-        ans = V2Conn(via.client_port, 15.0).send_json(
-            "POST", "/v2/members", {"peerURLs": [peer_url]}
+        names = [f"{n.name}={n.peer_url}" for n in self.live()]
+        node = self._new_node(
+            name, client_port, peer_port, proxy_port, ["--initial-cluster-state", "existing"]
+        )
+        ans = V2Conn(via.client_port, 15.0, self.client_ssl).send_json(
+            "POST", "/v2/members", {"peerURLs": [node.peer_url]}
         )
         if ans.status != 201 or not isinstance(ans.body, dict):
+            self.nodes.remove(node)
             raise ClusterError(f"member add via {via.name}: {ans.status} {ans.body}")
-        member_id = int(str(ans.body["id"]), 16)
-        self.net.bind(member_id, proxy)
-        names = [f"{n.name}={n.peer_url}" for n in self.live()]
-        names.append(f"{name}={peer_url}")
-        node = Node(
-            name,
-            client_port,
-            peer_port,
-            proxy_port,
-            member_id,
-            [*self.extra_args, "--initial-cluster-state", "existing"],
-            ",".join(names),
-        )
-        self.nodes.append(node)
+        node.member_id = int(str(ans.body["id"]), 16)
+        node.initial_cluster = ",".join([*names, f"{name}={node.peer_url}"])
+        self.net.bind(node.member_id, self._proxies[name])
+        if self.pki is not None:
+            self.net.bind_source(node.peer_host, node.member_id)
         self._spawn(node, env or {})
-        assert node.proc is not None
         try:
-            wait_ready(node.proc.client_url, node.proc.proc, timeout=60)
+            self._wait_ready(node, 60)
         except (RuntimeError, TimeoutError) as exc:
             raise ClusterError(f"new member {name} did not start: {exc}") from exc
         return node
 
     def remove_member(self, node: Node, via: Node) -> None:
         """Remove ``node`` through ``via`` (``DELETE /v2/members/<id>``); it shuts down."""
-        ans = V2Conn(via.client_port, 15.0).send("DELETE", f"/v2/members/{node.member_id:x}")
+        ans = V2Conn(via.client_port, 15.0, self.client_ssl).send(
+            "DELETE", f"/v2/members/{node.member_id:x}"
+        )
         if ans.status != 204:
             raise ClusterError(f"member remove of {node.name}: {ans.status} {ans.body}")
         node.removed = True

@@ -91,11 +91,13 @@ def run_scenario(
     base_dir: Path,
     keep: bool = False,
     unsafe: bool = False,
+    tls: bool = False,
 ) -> RunResult:
     """Run ``scenario`` once with ``seed`` in a fresh cluster under ``base_dir``.
 
     ``unsafe`` starts every member with ``PYCOREOS_UNSAFE_LOCAL_QUORUM_READS=1`` (a deliberately
-    broken member: the suite must catch it).
+    broken member: the suite must catch it). ``tls`` runs the cluster all over TLS (client and
+    peer certificates required; see :class:`~pycoreos.robustness.cluster.TortureCluster`).
     """
     sc = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
     run_dir = base_dir / f"{sc.name}-seed{seed}"
@@ -105,12 +107,12 @@ def run_scenario(
     t_start = time.monotonic()
     rng = random.Random(seed)
     size = sc.size(seed)
-    cluster = TortureCluster(run_dir, size, seed=seed, extra_args=list(sc.extra_args))
+    cluster = TortureCluster(run_dir, size, seed=seed, extra_args=list(sc.extra_args), tls=tls)
     names = [f"m{i}" for i in range(1, size + 1)]
     env = sc.env(seed, names) if sc.env is not None else {}
     if unsafe:
         env = {n: {**env.get(n, {}), **member_env(unsafe=True)} for n in names}
-    wl = Workload(cluster.ports, seed, sc.workload)
+    wl = Workload(cluster.ports, seed, sc.workload, cluster.client_ssl)
     ctx: Ctx | None = None
     try:
         cluster.start(env)

@@ -23,6 +23,7 @@ record a gap and continue from the index the error names (etcd's documented reco
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -131,11 +132,13 @@ class _Stats:
 
 @dataclass
 class Workload:
-    """Clients and watchers over the members whose client ports ``ports()`` returns."""
+    """Clients and watchers over the members whose client ports ``ports()`` returns
+    (over https with ``ssl_context``)."""
 
     ports: Callable[[], list[int]]
     seed: int
     config: WorkloadConfig = field(default_factory=WorkloadConfig)
+    ssl_context: ssl.SSLContext | None = None
     recorder: HistoryRecorder[V2Request, V2Response] = field(
         default_factory=lambda: HistoryRecorder[V2Request, V2Response](RealClock())
     )
@@ -171,6 +174,9 @@ class Workload:
         t = threading.Thread(target=fn, args=(arg,), daemon=True, name=f"{fn.__name__}-{arg}")
         self._threads.append(t)
         t.start()
+
+    def _conn(self, port: int) -> V2Conn:
+        return V2Conn(port, self.config.timeout, self.ssl_context)
 
     def _fresh_id(self) -> int:
         with self._lock:
@@ -249,9 +255,7 @@ class Workload:
         with self.recorder.record(cid, req) as pending:
             ans: RawAnswer | None = None
             try:
-                ans = V2Conn(port, self.config.timeout).send(
-                    method, path, params, drop_after_send=drop
-                )
+                ans = self._conn(port).send(method, path, params, drop_after_send=drop)
             except Exception:  # any transport failure: outcome unknown
                 ans = None
             out = UNKNOWN if ans is None else outcome(req, ans)
@@ -273,7 +277,7 @@ class Workload:
     def _local_read(self, cid: int, port: int, key: str) -> None:
         t0 = time.monotonic()
         try:
-            ans = V2Conn(port, self.config.timeout).send("GET", "/v2/keys" + key)
+            ans = self._conn(port).send("GET", "/v2/keys" + key)
         except Exception:  # a failed local read observed nothing
             return
         idx = ans.header_int("x-etcd-index")
@@ -293,7 +297,7 @@ class Workload:
             port = ports[w % len(ports)]
             params = {"wait": "true", "recursive": "true", "waitIndex": str(wait_index)}
             try:
-                ans = V2Conn(port, self.config.timeout).send("GET", "/v2/keys" + PREFIX, params)
+                ans = self._conn(port).send("GET", "/v2/keys" + PREFIX, params)
             except Exception:  # no event (timeout, member down): ask again
                 time.sleep(0.05)
                 continue

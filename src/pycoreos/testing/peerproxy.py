@@ -10,6 +10,14 @@ everyone and every other proxy refuses m. Connections without a handshake (the p
 are "from nobody" and only ``block_all`` stops them. A real etcd's peer traffic is HTTP, so
 against it only ``block_all``/``delay`` apply.
 
+TLS peer traffic cannot be read, so there the dialer is known by its **source address**: each
+member advertises its own loopback address 127.0.0.K (the proxy in front of it listens there)
+and dials its peers from it (:func:`pycoreos.transport.config.loopback_source_host`);
+:meth:`ProxyNet.bind_source` maps 127.0.0.K to the member id. The proxy then dials the member
+from that same address, so the member's peer SAN check sees the dialer's real address, and
+TLS stays end to end (the proxy never holds a key). A source address bound to a member wins
+over the handshake; unbound sources fall back to reading it.
+
 Raft messages from A to B travel on a stream A dialed, through B's proxy, so a rule at B's proxy
 about sender A acts on the A → B direction only: :meth:`ProxyNet.cut` (one way),
 :meth:`ProxyNet.blackhole_tx` / :meth:`ProxyNet.blackhole_rx` (asymmetric), per-link latency
@@ -53,7 +61,8 @@ class _Rules:
 
 
 class PeerProxy:
-    """Forwards ``listen_port`` → ``target_port`` on 127.0.0.1, applying :class:`_Rules`."""
+    """Forwards ``listen_host:listen_port`` → ``127.0.0.1:target_port``, applying
+    :class:`_Rules`. ``senders`` maps a source address to the member dialing from it."""
 
     def __init__(
         self,
@@ -61,9 +70,14 @@ class PeerProxy:
         target_port: int,
         rng: random.Random | None = None,
         counters: collections.Counter[str] | None = None,
+        *,
+        listen_host: str = "127.0.0.1",
+        senders: dict[str, int] | None = None,
     ) -> None:
         self.listen_port = listen_port
         self.target_port = target_port
+        self.listen_host = listen_host
+        self.senders: dict[str, int] = senders if senders is not None else {}
         self.rules = _Rules()
         self.rng = rng or random.Random(0)
         self.counters: collections.Counter[str] = (
@@ -74,7 +88,7 @@ class PeerProxy:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._accept, "127.0.0.1", self.listen_port, reuse_address=True
+            self._accept, self.listen_host, self.listen_port, reuse_address=True
         )
 
     async def stop(self) -> None:
@@ -100,13 +114,18 @@ class PeerProxy:
                 self._conns.discard(conn)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sender: int | None = None
+        peername = writer.get_extra_info("peername")
+        source = str(peername[0]) if peername else ""
+        sender = self.senders.get(source)
         first = b""
         try:
+            # Wait for the dialer's first bytes either way (a TLS ClientHello is forwarded
+            # untouched), so a connection refused by the rules never reaches the member.
             first = await reader.read(len(MAGIC))
             if first == MAGIC:
                 first += await reader.readexactly(_HELLO_LEN - len(MAGIC))
-                _, sender, _, _ = decode_hello(first[len(MAGIC) + FRAME_HEADER.size :])
+                if sender is None:
+                    _, sender, _, _ = decode_hello(first[len(MAGIC) + FRAME_HEADER.size :])
         except (OSError, asyncio.IncompleteReadError, ValueError):
             writer.close()
             return
@@ -114,8 +133,13 @@ class PeerProxy:
             self.counters["refused"] += 1
             writer.close()
             return
+        # Dial the member from the dialer's own address when it is a member's, so the
+        # member's peer SAN check judges the real dialer, not the proxy.
+        local_addr = (source, 0) if source in self.senders else None
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            up_reader, up_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target_port, local_addr=local_addr
+            )
         except OSError:
             writer.close()
             return
@@ -173,6 +197,7 @@ class ProxyNet:
         self.proxies: dict[int, PeerProxy] = {}
         self.rng = random.Random(seed)
         self.counters: collections.Counter[str] = collections.Counter()
+        self.senders: dict[str, int] = {}  # source address -> member id (TLS clusters)
         self._pending: list[PeerProxy] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -181,8 +206,16 @@ class ProxyNet:
     def _run(self, coro: object) -> None:
         asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)  # type: ignore[arg-type]
 
-    def add(self, listen_port: int, target_port: int) -> PeerProxy:
-        proxy = PeerProxy(listen_port, target_port, self.rng, self.counters)
+    def add(self, listen_port: int, target_port: int, listen_host: str = "127.0.0.1") -> PeerProxy:
+        """Start a proxy on ``listen_host:listen_port`` in front of ``target_port``."""
+        proxy = PeerProxy(
+            listen_port,
+            target_port,
+            self.rng,
+            self.counters,
+            listen_host=listen_host,
+            senders=self.senders,
+        )
         self._run(proxy.start())
         self._pending.append(proxy)
         return proxy
@@ -195,6 +228,10 @@ class ProxyNet:
     def bind(self, member_id: int, proxy: PeerProxy) -> None:
         """Record the member behind one proxy (a member added at runtime)."""
         self.proxies[member_id] = proxy
+
+    def bind_source(self, address: str, member_id: int) -> None:
+        """Connections from ``address`` come from ``member_id`` (it dials from there)."""
+        self.senders[address] = member_id
 
     def remove(self, member_id: int) -> None:
         """Stop and forget the proxy of a removed member."""

@@ -8,7 +8,9 @@ dead stream every 100 ms, which costs little in Go but wakes a Python loop for n
 
 from __future__ import annotations
 
+import ipaddress
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,6 +35,8 @@ class TransportOptions:
             keep going out, before the stream is declared dead and redialed.
         backoff_min: first reconnect delay in seconds (before jitter).
         backoff_max: cap of the reconnect delay in seconds.
+        loopback_source: a 127.x address to dial loopback peers from (see
+            :func:`loopback_source_host`); None leaves the source to the kernel.
     """
 
     queue_size: int = 4096
@@ -43,6 +47,7 @@ class TransportOptions:
     ping_timeout: float = 5.0
     backoff_min: float = 0.1
     backoff_max: float = 2.0
+    loopback_source: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -52,6 +57,8 @@ class TransportOptions:
             problems.append("transport: frame limits must be at least 1024 bytes")
         if not 0 < self.backoff_min <= self.backoff_max:
             problems.append("transport: need 0 < backoff_min <= backoff_max")
+        if self.loopback_source is not None and not _is_loopback_v4(self.loopback_source):
+            problems.append("transport: loopback_source must be an IPv4 address in 127.0.0.0/8")
         if min(self.dial_timeout, self.handshake_timeout, self.ping_timeout) <= 0:
             problems.append("transport: timeouts must be positive")
         if problems:
@@ -105,3 +112,36 @@ def backoff_delay(attempt: int, rng: random.Random, low: float, high: float) -> 
     """
     nominal = min(high, low * (2 ** min(attempt, 30)))
     return min(high, rng.uniform(nominal, 2 * nominal))
+
+
+def _is_loopback_v4(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return isinstance(ip, ipaddress.IPv4Address) and ip.is_loopback
+
+
+def loopback_source_host(advertised_peer_urls: Sequence[str]) -> str | None:
+    """The 127.x address a member advertises to its peers, to dial loopback peers from.
+
+    Several members on one machine (tests, the robustness suite) may each advertise their own
+    loopback address: all of 127.0.0.0/8 is local on Linux. Dialing from it makes a
+    connection's source address name its member, as it does between machines, which the peer
+    SAN check (etcd's ``checkCertSAN`` compares the source with the certificate's IP SANs)
+    and a fault-injecting proxy in between both rely on. A non-loopback address is left alone:
+    an advertised address may be a NAT'd one that does not exist on this host.
+    """
+    for url in advertised_peer_urls:
+        host = urlsplit(url).hostname or ""
+        if _is_loopback_v4(host):
+            return host
+    return None
+
+
+def dial_local_addr(source: str | None, dest_host: str) -> tuple[str, int] | None:
+    """``local_addr`` for dialing ``dest_host``: ``(source, 0)`` only when both are IPv4
+    loopback addresses (a loopback source cannot reach anything else)."""
+    if source is None or not _is_loopback_v4(dest_host):
+        return None
+    return (source, 0)

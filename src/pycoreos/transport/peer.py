@@ -35,7 +35,12 @@ from pycoreos.errors import BrokenError
 from pycoreos.raft.types import Message, MessageType
 from pycoreos.transport import codec
 from pycoreos.transport.codec import FrameDecoder, FrameKind, StreamKind
-from pycoreos.transport.config import PeerAddress, TransportOptions, backoff_delay
+from pycoreos.transport.config import (
+    PeerAddress,
+    TransportOptions,
+    backoff_delay,
+    dial_local_addr,
+)
 from pycoreos.transport.errors import (
     FrameError,
     HandshakeRejectedError,
@@ -401,6 +406,7 @@ class Peer:
                     addr.port,
                     ssl=ctx,
                     server_hostname=addr.host if ctx is not None else None,
+                    local_addr=dial_local_addr(self._opts.loopback_source, addr.host),
                 )
             assert proto.transport is not None
             proto.transport.write(
