@@ -48,9 +48,6 @@ async def serve(argv: Sequence[str]) -> int:
         log.warning("%s", warning)
     cfg = _with_auto_tls(cfg)
     client_ssl = _server_ssl(cfg.client_tls) if _uses_https(cfg.listen_client_urls) else None
-    if cfg.discovery_srv:
-        # TODO(tls-discovery): SRV lookups need a DNS resolver library (none is installed).
-        raise ConfigError("--discovery-srv: DNS SRV discovery is not available in this build")
     from pycoreos.discovery.errors import FullClusterError
 
     try:

@@ -156,6 +156,18 @@ def _create_new(cfg: ServerConfig, disk: Disk, wal_dir: str) -> list[Member]:
         from pycoreos.discovery.bootstrap import discover_initial_cluster
 
         initial, token = discover_initial_cluster(cfg)
+    elif cfg.discovery_srv:
+        # DNS SRV records replace --initial-cluster; the token stays --initial-cluster-token.
+        from pycoreos.discovery.srv import DnsResolver, dns_cluster, dns_server_from_env
+
+        resolver = DnsResolver(dns_server_from_env())
+        initial = dns_cluster(
+            cfg.name,
+            cfg.discovery_srv,
+            cfg.initial_advertise_peer_urls,
+            resolver,
+            cfg.discovery_srv_name,
+        )
     cluster = Cluster.new(initial, token)
     me = cluster.member_by_name(cfg.name)
     if me is None:

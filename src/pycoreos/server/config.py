@@ -60,6 +60,7 @@ class ServerConfig:
     peer_tls: TLSInfo = field(default_factory=TLSInfo)
     discovery: str = ""  # discovery URL (https://discovery.etcd.io/<token>)
     discovery_srv: str = ""  # DNS domain for SRV discovery
+    discovery_srv_name: str = ""  # suffix of the SRV service names (_etcd-server-<name>)
     discovery_fallback: str = "proxy"  # when the token is full: "exit" or "proxy"
     discovery_proxy: str = ""  # HTTP proxy for talking to the discovery service
     # True when --initial-cluster / ETCD_INITIAL_CLUSTER was given explicitly.
@@ -119,6 +120,7 @@ _TLS_DISCOVERY_FLAGS = [
     "peer-ca-file",
     "discovery",
     "discovery-srv",
+    "discovery-srv-name",
     "discovery-fallback",
     "discovery-proxy",
 ]
@@ -297,6 +299,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         peer_tls=peer_tls,
         discovery=discovery[0],
         discovery_srv=discovery[1],
+        discovery_srv_name=raw.get("discovery-srv-name", ""),
         discovery_fallback=discovery[2],
         discovery_proxy=discovery[3],
         initial_cluster_given=cluster_given,
