@@ -79,7 +79,7 @@ def start_fleetd(
         FLEET_API_LISTEN=f"127.0.0.1:{port}",
         FLEET_METADATA=meta,
         FLEET_UNIT_MANAGER="builtin:pgroup",
-        FLEET_API_EXEC="1",
+        FLEET_ENABLE_REMOTE_EXEC="1",
     )
     env.update(extra or {})
     log = open(base / f"fleetd{i}.log", "ab")  # noqa: SIM115  # the child keeps its own copy

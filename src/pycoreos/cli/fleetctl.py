@@ -13,21 +13,18 @@ import json
 import os
 import ssl
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 from pycoreos.cli.fleetctl_client import ApiClient, APIError
+from pycoreos.cli.fleetctl_lifecycle import UsageError, cmd_lifecycle
 from pycoreos.cli.fleetctl_output import (
     MACHINE_FIELDS,
     UNIT_FIELDS,
     UNIT_FILE_FIELDS,
-    machine_label,
     tabwrite,
 )
 
 VERSION = "1.0.0-pycoreos"
-_POLL = 0.25
 _GLOBAL_FLAGS = {
     "endpoint": "unix:///var/run/fleet.sock",
     "driver": "api",
@@ -38,10 +35,6 @@ _GLOBAL_FLAGS = {
     "etcd_key_prefix": "/_coreos.com/fleet/",
     "tunnel": "",
 }
-
-
-class UsageError(Exception):
-    """Bad command line (exit 2)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,172 +156,6 @@ def cmd_list_unit_files(c: ApiClient, a: argparse.Namespace) -> int:
     )
     sys.stdout.write(tabwrite(rows))
     return 0
-
-
-# -- unit lifecycle -----------------------------------------------------------------------
-
-
-def _options_of_file(path: Path) -> list[dict[str, str]]:
-    from pycoreos.fleet.unit import parse_unit_file
-
-    uf = parse_unit_file(path.read_text(), name=path.name)
-    return [{"section": o.section, "name": o.name, "value": o.value} for o in uf.options]
-
-
-def _hash(options: list[dict[str, str]]) -> str:
-    from pycoreos.fleet.api.schema import options_from_json
-
-    return options_from_json(options).hash_hex
-
-
-def _is_global(u: dict[str, Any]) -> bool:
-    return bool(UNIT_FILE_FIELDS["global"][1](u, {}, False) == "true")
-
-
-def _ensure(c: ApiClient, arg: str, a: argparse.Namespace) -> str:
-    """Submit ``arg`` if needed (registry, local file, registry template, local template)."""
-    from pycoreos.fleet.unit import UnitNameInfo, default_unit_name
-
-    path = Path(arg)
-    name = default_unit_name(path.name)
-    existing = c.unit(name)
-    local = path if path.is_file() else None
-    if existing is not None:
-        if local is not None and _hash(_options_of_file(local)) != _hash(existing["options"]):
-            if not a.replace:
-                print(
-                    f"WARNING: Unit {name} in registry differs from local unit file {arg}. Add --replace to override.",
-                    file=sys.stderr,
-                )
-                return name
-            c.create_unit(name, _options_of_file(local), existing["desiredState"])
-        return name
-    if local is not None:
-        options = _options_of_file(local)
-    else:
-        info = UnitNameInfo.parse(name)
-        tmpl = info.template if info and info.is_instance else ""
-        treg = c.unit(tmpl) if tmpl else None
-        if treg is not None:
-            options = treg["options"]
-        elif tmpl and (path.parent / tmpl).is_file():
-            options = _options_of_file(path.parent / tmpl)
-        else:
-            raise APIError(0, f"unable to find unit {name}: no such file and no template")
-    c.create_unit(name, options, "inactive")
-    return name
-
-
-def _wait(c: ApiClient, names: list[str], want: str, attempts: int, verb: str) -> int:
-    ms = _machines(c)
-    pending = list(names)
-    n = 0
-    while pending:
-        for name in list(pending):
-            u = c.unit(name)
-            if want == "none":
-                if u is None:
-                    print(f"Destroyed {name}")
-                    pending.remove(name)
-                continue
-            if u is None or _is_global(u):
-                pending.remove(name)
-                continue
-            if u.get("currentState") == want:
-                mid = u.get("machineID", "")
-                if want == "inactive":
-                    print(f"Unit {name} inactive")
-                else:
-                    print(
-                        f"Unit {name} {verb} on {machine_label(mid, ms.get(mid, {}).get('primaryIP', ''), False)}"
-                    )
-                pending.remove(name)
-        n += 1
-        if pending and attempts and n >= attempts:
-            for name in pending:
-                print(
-                    f"Error waiting for unit {name}: state not reached after {attempts} attempts",
-                    file=sys.stderr,
-                )
-            return 1
-        if pending:
-            time.sleep(_POLL)
-            ms = _machines(c) if n % 8 == 0 else ms
-    return 0
-
-
-def cmd_lifecycle(c: ApiClient, a: argparse.Namespace) -> int:
-    if not a.units:
-        raise UsageError(f"one unit file must be provided to {a.cmd}")
-    if a.cmd == "restart":
-        return _restart(c, a)
-    want = {
-        "submit": "inactive",
-        "load": "loaded",
-        "start": "launched",
-        "stop": "loaded",
-        "unload": "inactive",
-    }.get(a.cmd)
-    from pycoreos.fleet.unit import default_unit_name
-
-    names: list[str] = []
-    for arg in a.units:
-        if a.cmd in ("submit", "load", "start"):
-            names.append(_ensure(c, arg, a))
-        else:
-            names.append(default_unit_name(Path(arg).name))
-    if a.cmd == "submit":
-        return 0
-    block: list[str] = []
-    for name in names:
-        u = c.unit(name)
-        if a.cmd == "destroy":
-            if u is not None:
-                c.destroy(name)
-            if a.no_block or u is None:
-                print(f"Destroyed {name}")
-            else:
-                block.append(name)
-            continue
-        if u is None:
-            print(f"Unit {name} does not exist.", file=sys.stderr)
-            continue
-        assert want is not None
-        if a.cmd == "stop" and u["desiredState"] != "launched":
-            continue  # stop is only valid from launched
-        if a.cmd == "unload" and u["desiredState"] == "inactive":
-            continue
-        c.set_state(name, want)
-        if _is_global(u):
-            print(f"Triggered global unit {name} {a.cmd}")
-        elif a.no_block:
-            print(f"Triggered unit {name} {a.cmd}")
-        else:
-            block.append(name)
-    if not block:
-        return 0
-    verb = {"load": "loaded", "start": "launched", "stop": "loaded"}.get(a.cmd, "")
-    target = "none" if a.cmd == "destroy" else (want or "")
-    return _wait(c, block, target, a.block_attempts, verb)
-
-
-def _restart(c: ApiClient, a: argparse.Namespace) -> int:
-    from pycoreos.fleet.unit import default_unit_name
-
-    rc = 0
-    for arg in a.units:  # rolling: one unit at a time
-        name = default_unit_name(Path(arg).name)
-        u = c.unit(name)
-        if u is None or u["desiredState"] == "inactive":
-            print(f"Error restarting unit {name}: unit is not loaded", file=sys.stderr)
-            rc = 1
-            continue
-        if u["desiredState"] == "launched":
-            c.set_state(name, "loaded")
-            rc |= _wait(c, [name], "loaded", a.block_attempts, "loaded")
-        c.set_state(name, "launched")
-        rc |= _wait(c, [name], "launched", a.block_attempts, "launched")
-    return rc
 
 
 # -- remote: cat, status, journal, ssh ------------------------------------------------------

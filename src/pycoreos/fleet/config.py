@@ -7,7 +7,11 @@ collected and reported at once (:class:`~pycoreos.errors.ConfigError`).
 Options beyond fleet's (all optional): ``root`` (the node's root directory: machine-id,
 units, sockets live below it), ``unit_manager`` (``builtin``, ``socket:<path>`` or ``fake``),
 ``api_socket``, ``api_listen`` (``host:port`` for TCP), ``machine_grace``,
-``max_reschedules``, ``agent_reconcile_interval``.
+``max_reschedules``, ``agent_reconcile_interval``, ``agent_concurrency`` (unit jobs an agent
+runs at once, default 16), ``registry_concurrency`` (registry writes in flight per pass,
+default 16), ``enable_remote_exec`` (default false: ``fleetctl ssh`` may run commands through
+this machine's API; the API has no authentication, as fleet's, so only enable it where the
+API socket/port is reachable by trusted users alone).
 """
 
 from __future__ import annotations
@@ -106,6 +110,9 @@ class FleetConfig:
     machine_grace: float | None = None  # default: agent_ttl / 2
     max_reschedules: int = 32
     agent_reconcile_interval: float = 5.0
+    agent_concurrency: int = 16
+    registry_concurrency: int = 16
+    enable_remote_exec: bool = False
 
     @property
     def grace(self) -> float:
@@ -151,6 +158,8 @@ class FleetConfig:
         cfg = replace(cls(), **values)  # type: ignore[arg-type]
         if cfg.agent_ttl <= 0 or cfg.engine_reconcile_interval <= 0:
             raise ConfigError("agent_ttl and engine_reconcile_interval must be positive")
+        if cfg.agent_concurrency < 1 or cfg.registry_concurrency < 1:
+            raise ConfigError("agent_concurrency and registry_concurrency must be at least 1")
         return cfg
 
 

@@ -1,15 +1,18 @@
 """fleetd: one machine's engine, agent, heartbeat, registry watch and API, wired together.
 
-Loops (each a task, each tolerant of registry failures):
+Loops (each tolerant of registry failures):
 
-- heartbeat: presence every ``agent_ttl/2`` with ``refresh`` (no watch event); a full write
-  when the key had expired or the machine state changed; retries every second on failure
-  (one missed heartbeat must not expire the key, fleet #116).
-- engine: every ``engine_reconcile_interval`` and on registry events (unless
-  ``disable_engine``).
+- heartbeat and engine lease: on their own thread and etcd connections
+  (:mod:`pycoreos.fleet.keeper`), so they keep their deadlines however busy this loop is.
+- engine: every ``engine_reconcile_interval`` and on registry events, while it holds the
+  lease (unless ``disable_engine``).
 - agent: every ``agent_reconcile_interval`` and on registry events.
 - watch: long-polls ``job/`` only, so heartbeats, lease renewals and unit states do not wake
   every fleetd (the thundering herd of fleet-scaling.md).
+
+Event-driven passes are coalesced: a pass starts ``_COALESCE`` after the first event and at
+most every ``_MIN_GAP`` seconds, so submitting 200 units (600 job events) costs a handful
+of registry reads per fleetd rather than one per event.
 
 Shutdown: SIGTERM stops the units (as fleet does: purge), releases the lease and removes the
 presence. A crash (SIGKILL) leaves units running; a restarted fleetd adopts them.
@@ -34,7 +37,9 @@ from pycoreos.fleet.api.server import FleetAPI
 from pycoreos.fleet.config import FleetConfig
 from pycoreos.fleet.engine.driver import Engine
 from pycoreos.fleet.engine.reconciler import Policy
-from pycoreos.fleet.errors import ConflictError, RegistryError
+from pycoreos.fleet.errors import RegistryError
+from pycoreos.fleet.job import JobState
+from pycoreos.fleet.keeper import Keeper
 from pycoreos.fleet.machine import MachineState, is_machine_id
 from pycoreos.fleet.registry import AsyncEtcd, Registry
 from pycoreos.units.manager import UnitManager
@@ -43,6 +48,8 @@ __all__ = ["FleetServer", "machine_id_for", "open_manager"]
 
 log = logging.getLogger("pycoreos.fleet")
 VERSION = "1.0.0-pycoreos"
+_COALESCE = 0.05
+_MIN_GAP = 0.2
 
 
 def machine_id_for(root: Path) -> str:
@@ -102,41 +109,72 @@ class FleetServer:
         self.cfg = cfg
         self.clock = clock or RealClock()
         self.manager = manager
-        auth = ""
-        if cfg.etcd_username:
-            auth = base64.b64encode(f"{cfg.etcd_username}:{cfg.etcd_password}".encode()).decode()
-        self.etcd = AsyncEtcd(
-            cfg.etcd_servers,
-            timeout=cfg.etcd_request_timeout,
-            ssl_context=_ssl(cfg),
-            basic_auth=auth,
-        )
+        self.etcd = self._etcd(cfg)
         self.registry = Registry(self.etcd, cfg.etcd_key_prefix)
         self.machine_id = machine_id_for(Path(cfg.root))
         self.machine = self._machine_state(cfg)
         units_dir = cfg.under_root(cfg.units_directory)
-        self.agent = Agent(self.registry, manager, self.machine, units_dir / "fleet-agent.json")
+        self.agent = Agent(
+            self.registry,
+            manager,
+            self.machine,
+            units_dir / "fleet-agent.json",
+            concurrency=cfg.agent_concurrency,
+            sweep_interval=cfg.agent_reconcile_interval,
+            clock=self.clock,
+        )
         self.engine = Engine(
             self.registry,
             self.machine_id,
             self.clock,
             lease_ttl=cfg.lease_ttl,
             policy=Policy(grace=cfg.grace, max_moves=cfg.max_reschedules),
+            concurrency=cfg.registry_concurrency,
+        )
+        self.keeper = Keeper(
+            Registry(self._etcd(cfg), cfg.etcd_key_prefix),
+            self.machine,
+            agent_ttl=cfg.agent_ttl,
+            engine=None if cfg.disable_engine else self.engine,
+            lease_interval=cfg.engine_reconcile_interval,
+            on_published=self.wake,
+            on_leader=self._wake_engine_now,
         )
         self.api = FleetAPI(
             self.registry,
             token_limit=cfg.token_limit,
             manager=manager,
-            allow_exec=bool(os.environ.get("FLEET_API_EXEC") == "1"),
+            allow_exec=cfg.enable_remote_exec,
             metrics=self.metrics,
+            managed=self._launched_here,
         )
         self._wake_engine = asyncio.Event()
         self._wake_agent = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[asyncio.AbstractServer] = []
-        self._published = False
         self._stopping = False
-        self.heartbeats = 0
+        self.loop_lag_max = 0.0
+
+    @staticmethod
+    def _etcd(cfg: FleetConfig) -> AsyncEtcd:
+        auth = ""
+        if cfg.etcd_username:
+            auth = base64.b64encode(f"{cfg.etcd_username}:{cfg.etcd_password}".encode()).decode()
+        return AsyncEtcd(
+            cfg.etcd_servers,
+            timeout=cfg.etcd_request_timeout,
+            ssl_context=_ssl(cfg),
+            basic_auth=auth,
+        )
+
+    def _launched_here(self, name: str) -> bool:
+        cur = self.agent.current.get(name)
+        return cur is not None and cur.state is JobState.LAUNCHED
+
+    @property
+    def heartbeats(self) -> int:
+        """Presence writes that succeeded."""
+        return self.keeper.heartbeats
 
     def _machine_state(self, cfg: FleetConfig) -> MachineState:
         ip = cfg.public_ip or "127.0.0.1"
@@ -177,10 +215,11 @@ class FleetServer:
                     lambda: HttpProtocol(self.api), host=host or "127.0.0.1", port=int(port)
                 )
             )
+        self.keeper.start()
         self._tasks = [
-            asyncio.ensure_future(self._heartbeat_loop()),
-            asyncio.ensure_future(self._agent_loop()),
+            asyncio.ensure_future(self._lag_loop()),
             asyncio.ensure_future(self._watch_loop()),
+            asyncio.ensure_future(self._agent_loop()),
         ]
         if not self.cfg.disable_engine:
             self._tasks.append(asyncio.ensure_future(self._engine_loop()))
@@ -189,7 +228,7 @@ class FleetServer:
     async def stop(self, *, purge: bool) -> None:
         """Stop the loops; with ``purge`` (SIGTERM) also stop units and leave the cluster."""
         self._stopping = True
-        agent_task = self._tasks[1] if len(self._tasks) > 1 else None
+        agent_task = self._tasks[2] if len(self._tasks) > 2 else None
         for t in self._tasks:
             if t is not agent_task:
                 t.cancel()
@@ -207,9 +246,7 @@ class FleetServer:
             s.close()
         if purge:
             await self.agent.purge()
-            await self.engine.release()
-            with contextlib.suppress(RegistryError):
-                await self.registry.remove_machine(self.machine_id)
+        await self.keeper.stop(purge=purge)
         with contextlib.suppress(FileNotFoundError, AttributeError):
             self.api_socket.unlink()
         await self.registry.close()
@@ -219,7 +256,7 @@ class FleetServer:
         self.cfg = cfg
         self.machine = self._machine_state(cfg)
         self.agent.machine = self.machine
-        self._published = False
+        self.keeper.republish(self.machine)
         self.wake()
 
     def wake(self) -> None:
@@ -229,36 +266,30 @@ class FleetServer:
 
     # -- loops ------------------------------------------------------------------------
 
+    def _wake_engine_now(self) -> None:
+        self._wake_engine.set()
+
     async def _sleep_or_wake(self, ev: asyncio.Event, seconds: float) -> None:
+        woke = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await ev.wait()
+                woke = True
+        if woke:
+            # let the rest of a burst of writes (a unit is 3 keys; fleetctl sends many
+            # units at once) land before the registry is read
+            await asyncio.sleep(_COALESCE)
         ev.clear()
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            ttl = self.cfg.agent_ttl
-            try:
-                await self.registry.heartbeat(self.machine, ttl, refresh=self._published)
-                self.heartbeats += 1
-                first = not self._published
-                self._published = True
-                if first:
-                    self.wake()
-                await asyncio.sleep(ttl / 2)
-            except ConflictError:
-                self._published = False  # expired (e.g. after an outage): publish in full
-            except RegistryError as e:
-                log.warning("heartbeat failed, retrying: %s", e)
-                await asyncio.sleep(min(1.0, ttl / 10))
 
     async def _engine_loop(self) -> None:
         while True:
+            t0 = self.clock.monotonic()
             try:
                 if await self.engine.reconcile_once():
                     self._wake_agent.set()
             except Exception:
                 log.exception("engine pass failed")
+            await asyncio.sleep(max(0.0, _MIN_GAP - (self.clock.monotonic() - t0)))
             await self._sleep_or_wake(self._wake_engine, self.cfg.engine_reconcile_interval)
 
     async def _agent_loop(self) -> None:
@@ -266,10 +297,21 @@ class FleetServer:
             await self._sleep_or_wake(self._wake_agent, self.cfg.agent_reconcile_interval)
             if self._stopping:
                 return
+            t0 = self.clock.monotonic()
             try:
                 await self.agent.reconcile()
             except Exception:
                 log.exception("agent pass failed")
+            await asyncio.sleep(max(0.0, _MIN_GAP - (self.clock.monotonic() - t0)))
+
+    async def _lag_loop(self) -> None:
+        # how late this loop wakes up: the measure of "busy" that matters for the API's and
+        # the agent's request deadlines (reported in /metrics)
+        while True:
+            t0 = self.clock.monotonic()
+            await asyncio.sleep(0.1)
+            lag = self.clock.monotonic() - t0 - 0.1
+            self.loop_lag_max = max(self.loop_lag_max, lag)
 
     async def _watch_loop(self) -> None:
         if self.cfg.disable_watches:
@@ -316,9 +358,11 @@ class FleetServer:
             f"fleet_agent_reconcile_passes_total {self.agent.passes}",
             "# TYPE fleet_agent_units gauge",
             f"fleet_agent_units {len(self.agent.current)}",
+            "# TYPE fleet_loop_lag_max_seconds gauge",
+            f"fleet_loop_lag_max_seconds {self.loop_lag_max:.3f}",
             "# TYPE fleet_heartbeats_total counter",
             f"fleet_heartbeats_total {self.heartbeats}",
             "# TYPE fleet_etcd_requests_total counter",
-            f"fleet_etcd_requests_total {self.etcd.requests}",
+            f"fleet_etcd_requests_total {self.etcd.requests + self.keeper.registry.etcd.requests}",
         ]
         return "\n".join(lines) + "\n"

@@ -5,9 +5,11 @@ the response (the HTTP layer, :mod:`pycoreos.api.http`, keeps responses in reque
 Errors are translated once, here, by table: ValidationError -> 400, NotFoundError -> 404,
 ConflictError/registry failures -> 409/500, each as fleet's error entity.
 
-Extension (``/fleet/v1/_local/...``, ours): this machine's journal, status and command
-execution for ``fleetctl journal|status|ssh`` without SSH. ``exec`` is off unless
-``api_exec`` is enabled, because the API has no authentication (as fleet's).
+Extension (``/fleet/v1/_local/...``, ours): this machine's journal, status, restart of a
+unit fleet loaded here (``fleetctl restart`` of a global unit, machine by machine) and
+command execution for ``fleetctl journal|status|ssh`` without SSH. ``exec`` is off unless
+``enable_remote_exec`` is set in fleet.conf, because the API has no authentication
+(as fleet's).
 """
 
 from __future__ import annotations
@@ -67,12 +69,14 @@ class FleetAPI:
         manager: UnitManager | None = None,
         allow_exec: bool = False,
         metrics: Callable[[], str] | None = None,
+        managed: Callable[[str], bool] | None = None,
     ) -> None:
         self.registry = registry
         self.token_limit = token_limit
         self.manager = manager
         self.allow_exec = allow_exec
         self.metrics = metrics or (lambda: "")
+        self.managed = managed or (lambda name: False)
         self.requests = 0
 
     def __call__(self, req: Request) -> HandlerResult:
@@ -94,6 +98,8 @@ class FleetAPI:
             except Exception as e:
                 for typ, code in _ERRORS:
                     if isinstance(e, typ):
+                        if code == 500:
+                            log.warning("api: registry error: %s", e)
                         return _err(code, str(e) if code != 500 else "registry error")
                 log.exception("api: unexpected error")
                 return _err(500, "internal error")
@@ -248,9 +254,15 @@ class FleetAPI:
             return self._async(self._journal(mgr, name, lines))
         if kind == "status" and req.method == "GET":
             return self._async(self._status(mgr, name))
+        if kind == "restart" and req.method == "POST":
+            if not self.managed(name):
+                return _err(404, f"unit {name} is not loaded by fleet on this machine")
+            return self._async(self._restart(mgr, name))
         if kind == "exec" and req.method == "POST":
             if not self.allow_exec:
-                return _err(403, "remote execution is disabled on this machine (api_exec)")
+                return _err(
+                    403, "remote execution is disabled on this machine (enable_remote_exec)"
+                )
             return self._async(_exec(req.body))
         return _err(404, "not found")
 
@@ -274,6 +286,13 @@ class FleetAPI:
 
         resp.on_close = on_close
         return resp
+
+    async def _restart(self, mgr: UnitManager, name: str) -> Response:
+        result = await mgr.restart(name)
+        code = 200 if result.value == "done" else 500
+        if code != 200:
+            return _err(code, f"restart of {name} ended: {result.value}")
+        return _ok({"result": result.value})
 
     async def _status(self, mgr: UnitManager, name: str) -> Response:
         st = await mgr.status(name)

@@ -29,6 +29,7 @@ from pycoreos.fleet.registry.layout import (
     Snapshot,
     UnitStateRecord,
     _decode_job,
+    _decode_lease,
     _decode_state,
     decode_snapshot,
     job_object,
@@ -230,6 +231,14 @@ class Registry:
         return json.dumps(
             {"MachineID": machine_id, "Version": ENGINE_VERSION}, separators=(",", ":")
         )
+
+    async def get_lease(self) -> LeaseRecord | None:
+        """The engine lease as this member sees it (a cheap, non-quorum read)."""
+        try:
+            r = await self.etcd.get(self.keys.lease)
+        except EtcdError as e:
+            raise RegistryError(f"registry: {e}") from None
+        return None if r is None else _decode_lease(r.node.value or "", r.node)
 
     async def acquire_lease(self, machine_id: str, ttl: float) -> LeaseRecord:
         """Take the engine lease if nobody holds it.
