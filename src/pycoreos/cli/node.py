@@ -1,9 +1,13 @@
-"""``pycoreos node --config FILE [--root DIR]``: boot one machine from its cloud-config.
+"""``pycoreos node [--config FILE] [--root DIR]``: boot one machine from its cloud-config.
 
-Applies the cloud-config below ``--root`` (refusing to boot, exit 1, on validator errors,
-with the validator's report), starts the node's unit manager and the services the config
-names (etcd, fleet, docker, ``coreos.units``), and runs until SIGTERM/SIGINT, then shuts
-down in order: fleet (and its units), other units, docker, etcd.
+Reads the kernel command line (``--cmdline``, or ``/proc/cmdline`` for root ``/``) and
+acts on ``coreos.autologin``, ``coreos.config.url``/``cloud-config-url`` (the user-data
+when no ``--config`` is given) and ``coreos.oem.id``. Applies the cloud-config below
+``--root`` (refusing to boot, exit 1, on validator errors, with the validator's report),
+starts the node's unit manager (``--unit-manager``: host systemd where it is PID 1 and the
+root is ``/``, else the built-in supervisor) and the services the config names (etcd,
+fleet, docker, ``coreos.units``), and runs until SIGTERM/SIGINT, then shuts down in order:
+fleet (and its units), other units, docker, etcd.
 
 Exit codes: 0 clean shutdown, 1 refused or failed boot, 2 usage.
 """
@@ -19,12 +23,37 @@ import sys
 from pathlib import Path
 
 from pycoreos.cloudinit import CloudConfigError
-from pycoreos.node import ContainerEngine, NodeConfig, RefusedError, lock_root, prepare, run_node
+from pycoreos.node import (
+    ContainerEngine,
+    NodeConfig,
+    RefusedError,
+    UnitManagerKind,
+    lock_root,
+    prepare,
+    run_node,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pycoreos node", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, type=Path, help="cloud-config (user-data) file")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="cloud-config (user-data) file (default: the kernel command line's config URL)",
+    )
+    p.add_argument(
+        "--cmdline",
+        default=None,
+        metavar="TEXT",
+        help="kernel command line (default: /proc/cmdline for --root /, else empty)",
+    )
+    p.add_argument(
+        "--unit-manager",
+        choices=[k.value for k in UnitManagerKind],
+        default=UnitManagerKind.AUTO.value,
+        help="auto: host systemd when it is PID 1 and --root is /, else builtin",
+    )
     p.add_argument("--root", type=Path, default=Path("/"), help="node root (default /)")
     p.add_argument("--private-ipv4", default="127.0.0.1", help="$private_ipv4 (127.0.0.1)")
     p.add_argument("--public-ipv4", default="", help="$public_ipv4 (default: private)")
@@ -78,6 +107,8 @@ def main(argv: list[str]) -> int:
         container_engine=ContainerEngine(args.container_engine),
         tracker=args.tracker,
         stop_timeout=args.stop_timeout,
+        cmdline=args.cmdline,
+        unit_manager=UnitManagerKind(args.unit_manager),
     )
     try:
         # The stdlib loop: uvloop reserves SIGCHLD, which the unit manager needs.
@@ -88,5 +119,5 @@ def main(argv: list[str]) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except CloudConfigError as exc:
-        print(f"Error: node: applying {cfg.config_file}: {exc}", file=sys.stderr)
+        print(f"Error: node: applying {cfg.config_file or 'user-data'}: {exc}", file=sys.stderr)
         return 1

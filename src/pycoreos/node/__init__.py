@@ -7,9 +7,18 @@ Design notes: ``docs/design/node.md``.
 """
 
 from pycoreos.node.boot import Prepared, lock_root, machine_id, prepare
-from pycoreos.node.config import ContainerEngine, NodeConfig, NodeError, NodeLayout, RefusedError
+from pycoreos.node.cmdline import UserData, kernel_cmdline, read_user_data
+from pycoreos.node.config import (
+    ContainerEngine,
+    NodeConfig,
+    NodeError,
+    NodeLayout,
+    RefusedError,
+    UnitManagerKind,
+)
+from pycoreos.node.manager import choose_manager, open_manager
 from pycoreos.node.runner import NodeStatus, read_status, run_node
-from pycoreos.node.services import ServiceFacts, base_units, shutdown_phases
+from pycoreos.node.services import ServiceFacts, base_units, default_environment, shutdown_phases
 from pycoreos.node.sink import NodeUnitSink, RunCommand, StartTransient, UnitOp
 
 __all__ = [
@@ -24,12 +33,19 @@ __all__ = [
     "RunCommand",
     "ServiceFacts",
     "StartTransient",
+    "UnitManagerKind",
     "UnitOp",
+    "UserData",
     "base_units",
+    "choose_manager",
+    "default_environment",
+    "kernel_cmdline",
     "lock_root",
     "machine_id",
+    "open_manager",
     "prepare",
     "read_status",
+    "read_user_data",
     "run_node",
     "shutdown_phases",
 ]

@@ -1,10 +1,12 @@
 """Boot preparation: everything a node does before its unit manager runs. Synchronous.
 
-Order (as a CoreOS machine boots): take the root's lock, empty ``/run`` (a tmpfs on a real
-machine), read and validate the cloud-config, seed the base accounts, place the shipped
-units (etcd, etcd2, fleet, docker), then apply the cloud-config with a
-:class:`~pycoreos.node.sink.NodeUnitSink`. The result is a :class:`Prepared` whose ``ops``
-the driver runs once the unit manager is up.
+Order (as a CoreOS machine boots): take the root's lock, read the kernel command line and
+the user-data (``--config``, else the command line's config URL), validate it, empty
+``/run`` (a tmpfs on a real machine), seed the base accounts, place the shipped units
+(etcd, etcd2, fleet, docker), act on the command line (``coreos.autologin`` getty drop-ins,
+``sshkey=``), then apply the cloud-config with a :class:`~pycoreos.node.sink.NodeUnitSink`.
+The result is a :class:`Prepared` whose ``ops`` the driver runs once the unit manager is up
+and whose ``environment`` every unit gets.
 
 Invariants:
 
@@ -22,7 +24,8 @@ import contextlib
 import fcntl
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pycoreos.cloudinit import (
@@ -36,10 +39,13 @@ from pycoreos.cloudinit import (
     plan_script,
     seed_root,
 )
-from pycoreos.cloudinit.plan import DEFAULT_WORKSPACE
+from pycoreos.cloudinit.cmdline import KernelCmdline, plan_cmdline
+from pycoreos.cloudinit.plan import DEFAULT_WORKSPACE, PlaceDropIn
 from pycoreos.cloudinit.system import write_atomic
+from pycoreos.node.cmdline import kernel_cmdline, read_user_data
 from pycoreos.node.config import ContainerEngine, NodeConfig, RefusedError
-from pycoreos.node.services import ServiceFacts, base_units
+from pycoreos.node.manager import SYSTEMD_BOOTED_DIR, choose_manager
+from pycoreos.node.services import ServiceFacts, base_units, default_environment
 from pycoreos.node.sink import NodeUnitSink, UnitOp
 
 __all__ = ["Prepared", "lock_root", "machine_id", "prepare"]
@@ -56,6 +62,12 @@ class Prepared:
         notes: things deliberately not done (network units, ownership without root).
         hostname: the node's hostname after the config.
         machine_id: ``/etc/machine-id`` of the node.
+        config_source: where the user-data came from (``file:PATH``, ``url:URL``, ``none``).
+        cmdline: the kernel command line the node acted on.
+        autologin: the getty units given the autologin drop-in (empty: none).
+        environment: the default environment of every unit (``DOCKER_HOST``, ``COREOS_*``).
+        units: the units this node owns: the shipped ones and every unit the config
+            touched (what a node sharing host systemd stops at shutdown, and no other).
     """
 
     report: Report
@@ -64,6 +76,11 @@ class Prepared:
     notes: tuple[str, ...]
     hostname: str
     machine_id: str
+    config_source: str = ""
+    cmdline: KernelCmdline = field(default_factory=KernelCmdline)
+    autologin: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    units: tuple[str, ...] = ()
 
 
 def lock_root(cfg: NodeConfig) -> int:
@@ -123,20 +140,24 @@ def prepare(cfg: NodeConfig) -> Prepared:
         RefusedError: the config cannot be read, has validator errors, or is not usable.
         CloudConfigError: applying failed (``PlanError``: nothing changed).
     """
-    try:
-        raw = cfg.config_file.read_bytes()
-    except OSError as exc:
-        raise RefusedError(f"node: cannot read {cfg.config_file}: {exc.strerror}") from None
+    cmd = kernel_cmdline(cfg)
+    user_data = read_user_data(cfg, cmd)
+    raw = user_data.data
+    where = cfg.config_file or user_data.source
     metadata = Metadata(
         private_ipv4=cfg.private_ipv4, public_ipv4=cfg.public_ipv4 or cfg.private_ipv4
     )
     ud = parse_user_data(raw, substitutions=metadata.substitutions())
     lines = tuple(str(i) for i in ud.issues)
     if ud.has_errors:
-        raise RefusedError(f"node: {cfg.config_file} has errors; refusing to boot", lines)
+        raise RefusedError(f"node: {where} has errors; refusing to boot", lines)
     if ud.kind in (UserDataKind.IGNITION, UserDataKind.UNKNOWN):
-        raise RefusedError(f"node: {cfg.config_file}: unsupported user-data ({ud.kind})", lines)
+        raise RefusedError(f"node: {where}: unsupported user-data ({ud.kind})", lines)
     dockerd = _dockerd(cfg.container_engine)
+    # An impossible --unit-manager refuses here, before anything below the root changes.
+    choose_manager(
+        cfg.unit_manager, root=cfg.root.resolve(), systemd_booted=SYSTEMD_BOOTED_DIR.is_dir()
+    )
     _reset_run(cfg)
     root = cfg.root.absolute()
     if root.resolve() != Path("/"):
@@ -150,12 +171,19 @@ def prepare(cfg: NodeConfig) -> Prepared:
         fleet_api_port=cfg.fleet_api_port,
         units_socket=str(cfg.layout.units_socket.absolute()),
         dockerd=dockerd,
+        public_ipv4=cfg.public_ipv4 or cfg.private_ipv4,
     )
     for name, text in base_units(facts).items():
         write_atomic(cfg.layout.vendor_units / name, text.encode(), 0o644)
     sink = NodeUnitSink(root)
     system = RealSystem(root, units=sink, host=root.resolve() == Path("/"))
+    # The command line acts before cloud-config, as coreos-autologin-generator and
+    # update-ssh-keys ran before coreos-cloudinit: its drop-ins are runtime (/run).
+    cmd_actions = plan_cmdline(cmd)
+    cmd_report = apply(cmd_actions, system)
+    autologin = tuple(a.unit for a in cmd_actions if isinstance(a, PlaceDropIn))
     report = apply_config(ud.config, system, metadata=metadata)
+    report = Report(cmd_report.steps + report.steps, cmd_report.notes + report.notes)
     if ud.script is not None:
         report = Report(
             report.steps + apply(plan_script(ud.script, DEFAULT_WORKSPACE), system).steps,
@@ -168,4 +196,9 @@ def prepare(cfg: NodeConfig) -> Prepared:
         notes=(*report.notes, *sink.notes),
         hostname=system.hostname(),
         machine_id=mid,
+        config_source=user_data.source,
+        cmdline=cmd,
+        autologin=autologin,
+        environment=default_environment(facts),
+        units=tuple(dict.fromkeys([*base_units(facts), *sink.touched])),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "NodeError",
     "NodeLayout",
     "RefusedError",
+    "UnitManagerKind",
 ]
 
 # sun_path is 108 bytes including the terminating NUL.
@@ -57,12 +58,21 @@ class ContainerEngine(enum.StrEnum):
     NONE = "none"
 
 
+class UnitManagerKind(enum.StrEnum):
+    """``--unit-manager``: ``auto``, ``builtin`` (the supervisor) or host ``systemd``."""
+
+    AUTO = "auto"
+    BUILTIN = "builtin"
+    SYSTEMD = "systemd"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """How to boot one node.
 
     Attributes:
-        config_file: the cloud-config (user-data) to apply at boot.
+        config_file: the cloud-config (user-data) to apply at boot; ``None``: the kernel
+            command line's ``coreos.config.url``/``cloud-config-url``, else no user-data.
         root: the node's root directory (``/`` on a real machine).
         private_ipv4: ``$private_ipv4`` (and fleet's public IP when unset).
         public_ipv4: ``$public_ipv4`` (defaults to ``private_ipv4``).
@@ -71,9 +81,13 @@ class NodeConfig:
         tracker: the unit manager's process tracker (``auto``, ``cgroup2``, ``pgroup``...).
         python: the interpreter that runs ``pycoreos etcd``/``fleetd`` units.
         stop_timeout: seconds allowed for an orderly shutdown before the node gives up.
+        cmdline: the kernel command line; ``None``: ``/proc/cmdline`` for root ``/``,
+            else empty (see :mod:`pycoreos.node.cmdline`).
+        unit_manager: the built-in supervisor, host systemd, or ``auto``.
+        fetch_timeout: seconds to wait for a command line's config URL to answer.
     """
 
-    config_file: Path
+    config_file: Path | None = None
     root: Path = Path("/")
     private_ipv4: str = "127.0.0.1"
     public_ipv4: str = ""
@@ -82,6 +96,9 @@ class NodeConfig:
     tracker: str = "auto"
     python: str = field(default_factory=lambda: sys.executable)
     stop_timeout: float = 60.0
+    cmdline: str | None = None
+    unit_manager: UnitManagerKind = UnitManagerKind.AUTO
+    fetch_timeout: float = 60.0
 
     @property
     def layout(self) -> NodeLayout:

@@ -2,9 +2,11 @@
 
 ``run_node`` owns the node's life after :func:`~pycoreos.node.boot.prepare`:
 
-1. open the built-in supervisor over the root (child subreaper: no zombies, no orphans),
-   and serve it on the root's unit socket (``pycoreos units --socket``, and fleetd drives
-   its units through it);
+1. open the node's unit manager (:mod:`~pycoreos.node.manager`: the built-in supervisor,
+   a child subreaper, so no zombies, no orphans; or host systemd where it is PID 1) with
+   the node's default environment (``DOCKER_HOST``, ``COREOS_*``), and serve it on the
+   root's unit socket (``pycoreos units --socket``, and fleetd drives its units through
+   it);
 2. start ``default.target`` (enabled units), then the cloud-config's unit commands in order
    (a failing command is logged and recorded, the node keeps running, as a machine with a
    failed unit is still up);
@@ -28,14 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pycoreos.node.boot import Prepared
-from pycoreos.node.config import NodeConfig
+from pycoreos.node.config import NodeConfig, UnitManagerKind
+from pycoreos.node.manager import SYSTEMD_BOOTED_DIR, choose_manager, open_manager
 from pycoreos.node.services import shutdown_phases
 from pycoreos.node.sink import RunCommand, StartTransient, UnitOp
-from pycoreos.units.daemon import _handle as handle_connection
+from pycoreos.units.daemon import UnitSocketServer
 from pycoreos.units.errors import UnitError
-from pycoreos.units.loader import UnitPaths
-from pycoreos.units.supervisor import Supervisor, SupervisorConfig
-from pycoreos.units.wire import MAX_LINE
+from pycoreos.units.manager import UnitManager
 
 __all__ = ["NodeStatus", "read_status", "run_node"]
 
@@ -65,6 +66,11 @@ class NodeStatus:
         failed: unit commands from the config that failed (``"start x.service: ..."``).
         notes: what the boot deliberately skipped.
         since: wall-clock time of the last phase change.
+        unit_manager: ``builtin`` or ``systemd``.
+        config_source: where the user-data came from (``file:PATH``, ``url:URL``, ``none``).
+        oem_id: ``coreos.oem.id`` of the kernel command line (empty: none).
+        autologin: getty units given the autologin drop-in (``coreos.autologin``).
+        environment: the default environment every unit gets.
     """
 
     pid: int
@@ -77,6 +83,11 @@ class NodeStatus:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     since: float = 0.0
+    unit_manager: str = ""
+    config_source: str = ""
+    oem_id: str = ""
+    autologin: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 def read_status(root: Path) -> NodeStatus | None:
@@ -109,7 +120,7 @@ def _transient_text(cfg: NodeConfig, op: StartTransient) -> str:
     )
 
 
-async def _execute(cfg: NodeConfig, sup: Supervisor, op: UnitOp) -> str:
+async def _execute(cfg: NodeConfig, sup: UnitManager, op: UnitOp) -> str:
     match op:
         case RunCommand(unit=unit, command=command):
             job = _JOBS.get(command)
@@ -122,7 +133,7 @@ async def _execute(cfg: NodeConfig, sup: Supervisor, op: UnitOp) -> str:
             return str(await sup.start(unit))
 
 
-async def _run_ops(cfg: NodeConfig, sup: Supervisor, ops: tuple[UnitOp, ...]) -> list[str]:
+async def _run_ops(cfg: NodeConfig, sup: UnitManager, ops: tuple[UnitOp, ...]) -> list[str]:
     failed: list[str] = []
     for op in ops:
         what = f"{op.command} {op.unit}" if isinstance(op, RunCommand) else f"run {op.unit}"
@@ -136,9 +147,15 @@ async def _run_ops(cfg: NodeConfig, sup: Supervisor, ops: tuple[UnitOp, ...]) ->
     return failed
 
 
-async def _shutdown(sup: Supervisor) -> None:
+async def _shutdown(sup: UnitManager, owned: frozenset[str] | None) -> None:
+    # owned: None stops every unit (the node's own supervisor); with host systemd only the
+    # node's units stop (fleetd's SIGTERM stops fleet's), never the host's sshd or gettys.
     units = await sup.list_units()
-    active = [u.name for u in units if u.active_state not in ("inactive", "failed")]
+    active = [
+        u.name
+        for u in units
+        if u.active_state not in ("inactive", "failed") and (owned is None or u.name in owned)
+    ]
     for phase in shutdown_phases(active):
         log.info("stopping %s", " ".join(phase))
         results = await asyncio.gather(*(sup.stop(u) for u in phase), return_exceptions=True)
@@ -149,12 +166,13 @@ async def _shutdown(sup: Supervisor) -> None:
 
 async def _boot(
     cfg: NodeConfig,
-    sup: Supervisor,
+    sup: UnitManager,
     prepared: Prepared,
     status: NodeStatus,
     ready: asyncio.Event | None,
 ) -> None:
-    boot = await sup.boot()
+    # Host systemd booted its default target long ago; the supervisor starts it now.
+    boot = await sup.start("default.target")
     log.info("default.target: %s", boot)
     status.failed = await _run_ops(cfg, sup, prepared.ops)
     _write_status(cfg, status, "running")
@@ -180,8 +198,12 @@ async def run_node(
     Returns:
         The final status (phase ``stopped``).
     """
-    root = cfg.root.absolute()
     sock = cfg.layout.units_socket
+    kind = choose_manager(
+        cfg.unit_manager,
+        root=cfg.root.resolve(),
+        systemd_booted=SYSTEMD_BOOTED_DIR.is_dir(),
+    )
     status = NodeStatus(
         pid=os.getpid(),
         phase="booting",
@@ -190,25 +212,22 @@ async def run_node(
         private_ipv4=cfg.private_ipv4,
         units_socket=str(sock.absolute()),
         notes=list(prepared.notes),
+        unit_manager=str(kind),
+        config_source=prepared.config_source,
+        oem_id=prepared.cmdline.oem_id,
+        autologin=list(prepared.autologin),
+        environment=dict(prepared.environment),
     )
     _write_status(cfg, status, "booting")
-    sup = Supervisor(
-        SupervisorConfig(
-            paths=UnitPaths.under(root),
-            state_dir=root / "var/lib/pycoreos-units",
-            tracker=cfg.tracker,
-            reap_all=True,
-            cgroup_root=f"pycoreos-node-{os.getpid()}",
-        )
-    )
-    await sup.open()
-    status.tracker = sup.tracker_kind
-    sock.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        sock.unlink()
-    server = await asyncio.start_unix_server(
-        lambda r, w: handle_connection(sup, r, w), path=str(sock), limit=MAX_LINE
-    )
+    owned = None if kind is UnitManagerKind.BUILTIN else frozenset(prepared.units)
+    opened = await open_manager(cfg, kind, prepared.environment)
+    sup = opened.manager
+    status.tracker = opened.tracker
+    try:
+        server = await UnitSocketServer(sup, sock, tracker=opened.tracker).start()
+    except BaseException:
+        await sup.close()
+        raise
     try:
         booting = asyncio.ensure_future(_boot(cfg, sup, prepared, status, ready))
         stopping = asyncio.ensure_future(stop.wait())
@@ -224,13 +243,11 @@ async def run_node(
         log.info("shutting down")
         try:
             async with asyncio.timeout(cfg.stop_timeout):
-                await _shutdown(sup)
+                await _shutdown(sup, owned)
         except TimeoutError:
             log.warning("orderly shutdown took over %ss; stopping everything", cfg.stop_timeout)
     finally:
-        server.close()
-        with contextlib.suppress(FileNotFoundError):
-            sock.unlink()
+        await server.close()
         await sup.close()
     _write_status(cfg, status, "stopped")
     return status

@@ -21,7 +21,14 @@ import hashlib
 import shlex
 from dataclasses import dataclass
 
-__all__ = ["ETCD_UNITS", "ServiceFacts", "base_units", "shutdown_phases"]
+__all__ = [
+    "ETCD_UNITS",
+    "ServiceFacts",
+    "base_units",
+    "default_environment",
+    "docker_socket",
+    "shutdown_phases",
+]
 
 ETCD_UNITS = ("etcd2.service", "etcd.service")
 FLEET_UNIT = "fleet.service"
@@ -40,6 +47,7 @@ class ServiceFacts:
         fleet_api_port: fleet's TCP API port (0: unix socket only).
         units_socket: the node's unit manager socket (fleetd drives units through it).
         dockerd: path of ``dockerd``, or ``""`` for no container engine.
+        public_ipv4: the node's public address (``COREOS_PUBLIC_IPV4``).
     """
 
     root: str
@@ -49,6 +57,7 @@ class ServiceFacts:
     fleet_api_port: int = 0
     units_socket: str
     dockerd: str = ""
+    public_ipv4: str = ""
 
 
 def _q(word: str) -> str:
@@ -105,6 +114,28 @@ def docker_exec_root(root: str) -> str:
     return f"/run/pycoreos-docker-{hashlib.sha256(root.encode()).hexdigest()[:12]}"
 
 
+def docker_socket(root: str) -> str:
+    """The node's private docker socket (what ``DOCKER_HOST`` points at)."""
+    return f"{root.rstrip('/')}/run/docker.sock"
+
+
+def default_environment(f: ServiceFacts) -> dict[str, str]:
+    """What every unit of the node sees in its environment (``DefaultEnvironment=``).
+
+    CoreOS units found the machine's addresses in ``/etc/environment``
+    (``COREOS_PRIVATE_IPV4``/``COREOS_PUBLIC_IPV4``) and docker at its default socket. A
+    node's docker listens on a private socket below its root, so ``DOCKER_HOST`` tells
+    every unit's ``docker`` where it is; a unit's own ``Environment=`` still wins.
+    """
+    env = {
+        "COREOS_PRIVATE_IPV4": f.private_ipv4,
+        "COREOS_PUBLIC_IPV4": f.public_ipv4 or f.private_ipv4,
+    }
+    if f.dockerd:
+        env["DOCKER_HOST"] = f"unix://{docker_socket(f.root)}"
+    return env
+
+
 def _docker(f: ServiceFacts) -> str:
     if not f.dockerd:
         return (
@@ -123,7 +154,7 @@ def _docker(f: ServiceFacts) -> str:
         f"--data-root={f.root}/var/lib/docker",
         f"--exec-root={docker_exec_root(f.root)}",
         f"--pidfile={f.root}/run/docker.pid",
-        f"--host=unix://{f.root}/run/docker.sock",
+        f"--host=unix://{docker_socket(f.root)}",
     ]
     return (
         "[Unit]\n"

@@ -59,11 +59,14 @@ class NodeUnitSink:
         root: the node root.
         ops: queued unit jobs, in call order.
         notes: what was deliberately not done (network units, enable failures).
+        touched: every unit the config wrote, enabled or queued a job for, in first-seen
+            order (the units a node sharing host systemd owns and stops at shutdown).
     """
 
     root: Path
     ops: list[UnitOp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
     files: RootUnitSink = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,8 +76,13 @@ class NodeUnitSink:
     def _paths(self) -> loader.UnitPaths:
         return loader.UnitPaths.under(self.root)
 
+    def _touch(self, name: str) -> None:
+        if name not in self.touched and not name.endswith(_NETWORK_SUFFIXES):
+            self.touched.append(name)
+
     def place_unit(self, name: str, runtime: bool, content: str) -> bool:
         """Write the unit file below the root."""
+        self._touch(name)
         return self.files.place_unit(name, runtime, content)
 
     def place_drop_in(self, unit: str, runtime: bool, name: str, content: str) -> bool:
@@ -93,6 +101,7 @@ class NodeUnitSink:
         """Create the ``[Install]`` links now (the manager reads them when it starts)."""
         if name.endswith(_NETWORK_SUFFIXES):
             return False
+        self._touch(name)
         try:
             return bool(loader.enable(name, self._paths, runtime=runtime))
         except UnitError as exc:
@@ -107,10 +116,12 @@ class NodeUnitSink:
         if name == NETWORKD or name.endswith(_NETWORK_SUFFIXES):
             self.notes.append(f"{command} {name}: no systemd-networkd in a node root; skipped")
             return "skipped"
+        self._touch(name)
         self.ops.append(RunCommand(unit=name, command=command))
         return "queued"
 
     def start_transient(self, name: str, argv: Sequence[str], description: str) -> str:
         """Queue a transient oneshot unit running ``argv``."""
+        self._touch(name)
         self.ops.append(StartTransient(unit=name, argv=tuple(argv), description=description))
         return "queued"

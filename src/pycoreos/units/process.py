@@ -58,14 +58,25 @@ class Prepared:
 
 
 def unit_environment(
-    cfg: ServiceConfig, *, invocation_id: str, extra: Mapping[str, str] = {}
+    cfg: ServiceConfig,
+    *,
+    invocation_id: str,
+    extra: Mapping[str, str] = {},
+    default: Mapping[str, str] = {},
 ) -> dict[str, str]:
     """The environment of the unit's processes (before per-command additions).
+
+    Precedence, lowest first, as systemd merges them: the manager's ``PATH`` and
+    ``default`` (``DefaultEnvironment=``), then what the manager sets per unit
+    (``INVOCATION_ID``, ``USER``/``HOME``... for ``User=``), then ``Environment=``, then
+    ``EnvironmentFile=``, then ``extra`` (``NOTIFY_SOCKET``, ``MAINPID``).
 
     Raises:
         SpawnError: if a non-optional EnvironmentFile= cannot be read (result resources).
     """
-    env = {"PATH": DEFAULT_PATH, "INVOCATION_ID": invocation_id}
+    env = {"PATH": DEFAULT_PATH}
+    env.update(default)
+    env["INVOCATION_ID"] = invocation_id
     if cfg.user:
         try:
             pw = pwd.getpwnam(cfg.user) if not cfg.user.isdigit() else pwd.getpwuid(int(cfg.user))

@@ -24,7 +24,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +93,9 @@ class SupervisorConfig:
         specifiers: host facts for ``%H %m %b``.
         group_poll_interval: seconds between checks while waiting for a unit's processes
             to exit.
+        default_environment: variables every unit's processes get (systemd's
+            ``DefaultEnvironment=``); a unit's ``Environment=``/``EnvironmentFile=``
+            override them.
     """
 
     paths: UnitPaths
@@ -102,6 +105,7 @@ class SupervisorConfig:
     reap_all: bool = False
     specifiers: SpecifierContext = field(default_factory=SpecifierContext)
     group_poll_interval: float = 0.02
+    default_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Unit:
@@ -494,7 +498,10 @@ class Supervisor:
             extra["MAINPID"] = str(u.main_pid)
         try:
             env = unit_environment(
-                cfg, invocation_id=u.invocation_id or new_invocation_id(), extra=extra
+                cfg,
+                invocation_id=u.invocation_id or new_invocation_id(),
+                extra=extra,
+                default=self.config.default_environment,
             )
             prepared = prepare(cmd.command, cfg, env)
             r, w = os.pipe()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +339,14 @@ class SystemdManager:
 
     async def daemon_reload(self) -> None:
         await self._call("Reload")
+
+    async def set_environment(self, env: Mapping[str, str]) -> None:
+        """Add ``env`` to the manager's environment (``systemctl set-environment``).
+
+        Every unit started afterwards inherits it, below its own ``Environment=``.
+        """
+        if env:
+            await self._call("SetEnvironment", "as", [[f"{k}={v}" for k, v in env.items()]])
 
     async def reset_failed(self, name: str) -> None:
         await self._call("ResetFailedUnit", "s", [name], unit=name)

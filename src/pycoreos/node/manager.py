@@ -1,0 +1,115 @@
+"""Which unit manager a node runs its units with, and opening it.
+
+CoreOS ran everything through systemd, PID 1. A node does the same where systemd is PID 1
+and the node *is* the machine (root ``/``): it drives host systemd over D-Bus
+(:class:`~pycoreos.units.systemd.SystemdManager`). Everywhere else (a node root on a
+host, a container, a machine without systemd) it runs the built-in supervisor.
+
+Invariants:
+
+* ``auto`` is ``systemd`` only when systemd is booted (``/run/systemd/system`` exists, as
+  ``sd_booted()`` checks) *and* the root is ``/``: host systemd reads unit files from the
+  host's directories, never from a node root, so it cannot run a node root's units.
+* Asking for ``systemd`` where it cannot work refuses the boot instead of falling back:
+  the operator asked for something specific.
+* :func:`choose_manager` is pure (the facts are arguments); :func:`open_manager` does I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pycoreos.node.config import NodeConfig, RefusedError, UnitManagerKind
+from pycoreos.units.errors import UnitError
+from pycoreos.units.loader import UnitPaths
+from pycoreos.units.manager import UnitManager
+from pycoreos.units.supervisor import Supervisor, SupervisorConfig
+
+__all__ = ["SYSTEMD_BOOTED_DIR", "OpenManager", "UnitManagerKind", "choose_manager", "open_manager"]
+
+SYSTEMD_BOOTED_DIR = Path("/run/systemd/system")
+
+
+def choose_manager(kind: UnitManagerKind, *, root: Path, systemd_booted: bool) -> UnitManagerKind:
+    """Resolve ``kind`` to ``builtin`` or ``systemd`` (see the module doc).
+
+    Args:
+        kind: what was asked for.
+        root: the node root, resolved (``Path("/")`` for a real machine).
+        systemd_booted: whether systemd is PID 1 (``/run/systemd/system`` exists).
+
+    Raises:
+        RefusedError: ``systemd`` was asked for where it cannot run the node's units.
+    """
+    if kind is UnitManagerKind.BUILTIN:
+        return kind
+    on_host = root == Path("/")
+    if kind is UnitManagerKind.SYSTEMD:
+        if not systemd_booted:
+            raise RefusedError("node: --unit-manager=systemd but systemd is not PID 1 here")
+        if not on_host:
+            raise RefusedError(
+                f"node: --unit-manager=systemd needs --root / (host systemd cannot read "
+                f"units below {root})"
+            )
+        return kind
+    return UnitManagerKind.SYSTEMD if systemd_booted and on_host else UnitManagerKind.BUILTIN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenManager:
+    """An open unit manager and what the node reports about it.
+
+    Attributes:
+        manager: the manager (close it with ``await manager.close()``).
+        kind: ``builtin`` or ``systemd``.
+        tracker: how it tracks processes (``cgroup2``, ``pgroup``, ``systemd``...).
+    """
+
+    manager: UnitManager
+    kind: UnitManagerKind
+    tracker: str
+
+
+async def open_manager(
+    cfg: NodeConfig,
+    kind: UnitManagerKind,
+    environment: Mapping[str, str],
+) -> OpenManager:
+    """Open the unit manager ``kind`` (already resolved) for the node.
+
+    The built-in supervisor gets ``environment`` as its default environment. Host systemd
+    gets it through ``SetEnvironment`` (its manager environment, which every unit it
+    starts afterwards inherits, as ``DefaultEnvironment=`` does), then a reload so the
+    unit files and drop-ins the boot just wrote are read.
+
+    Raises:
+        RefusedError: host systemd cannot be reached.
+    """
+    root = cfg.root.absolute()
+    if kind is UnitManagerKind.SYSTEMD:
+        # Imported here: dbus-fast is only needed where systemd is the manager.
+        from pycoreos.units.systemd import SystemdManager
+
+        try:
+            sd = await SystemdManager(root=root).open()
+            await sd.set_environment(environment)
+            await sd.daemon_reload()
+        except UnitError as exc:
+            raise RefusedError(f"node: host systemd: {exc}") from None
+        return OpenManager(manager=sd, kind=kind, tracker="systemd")
+    sup = Supervisor(
+        SupervisorConfig(
+            paths=UnitPaths.under(root),
+            state_dir=root / "var/lib/pycoreos-units",
+            tracker=cfg.tracker,
+            reap_all=True,
+            cgroup_root=f"pycoreos-node-{os.getpid()}",
+            default_environment=dict(environment),
+        )
+    )
+    await sup.open()
+    return OpenManager(manager=sup, kind=UnitManagerKind.BUILTIN, tracker=sup.tracker_kind)
