@@ -113,3 +113,30 @@ async def test_engine_lease_fencing(reg):
     assert (await reg.snapshot()).lease is not None
     await reg.release_lease(renewed)
     assert (await reg.snapshot()).lease is None
+
+
+async def test_engine_lease_takeover_and_adoption(reg):
+    from pycoreos._clock import ManualClock
+    from pycoreos.fleet.engine.driver import Engine
+    from pycoreos.fleet.engine.reconciler import Policy
+
+    clock = ManualClock()
+    a = Engine(reg, mid(1), clock, lease_ttl=10, policy=Policy())
+    b = Engine(reg, mid(2), clock, lease_ttl=10, policy=Policy())
+    assert await a.maintain_lease(reg)
+    assert a.is_leader
+    assert not await b.maintain_lease(reg)  # held: b only reads the key
+    assert await a.maintain_lease(reg)  # renewal
+    assert a.terms == 1
+    clock.advance(8)
+    assert not a.is_leader  # past 80 % of the TTL without renewal: stop acting
+    # a renewal whose answer was lost: the stored index moved on, the next renewal conflicts,
+    # and the holder re-adopts its own lease instead of waiting for it to expire
+    assert a.lease is not None
+    await reg.renew_lease(a.lease, 10)
+    assert not await a.maintain_lease(reg)
+    assert await a.maintain_lease(reg)
+    assert a.is_leader
+    await a.release(reg)
+    assert await b.maintain_lease(reg)  # released: the next candidate takes it at once
+    assert b.is_leader
