@@ -193,7 +193,7 @@ def test_proxy_knows_tls_dialers_by_source_and_keeps_the_source_upstream(
             _line(s)
         with _tls_dial(pki, "b", "127.0.0.4", proxy_port) as s:
             assert _line(s) == b"127.0.0.4"
-        assert net.counters["refused"] == 1
+        assert net.counters["refused"] == net.counters["refused_sender"] == 1
         # An unbound source (the harness, urllib) is "from nobody": only block_all stops it.
         net.heal()
         net.isolate(3)

@@ -57,6 +57,8 @@ class RunResult:
     problems: list[str] = field(default_factory=list)
     timeline: list[str] = field(default_factory=list)
     artefacts: str | None = None
+    # What the peer proxies did (refused, refused_sender, dropped, delayed).
+    proxy: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -148,6 +150,7 @@ def run_scenario(
         result.problems.append(f"harness: {exc}")
     finally:
         wl.stop()
+        result.proxy = dict(cluster.net.counters)
         cluster.close()
     if ctx is not None:
         result.problems += ctx.problems

@@ -131,6 +131,9 @@ class PeerProxy:
             return
         if not self._allowed(sender):
             self.counters["refused"] += 1
+            if not self.rules.block_all:
+                # Refused for who dialed, not for where: the sender was recognised.
+                self.counters["refused_sender"] += 1
             writer.close()
             return
         # Dial the member from the dialer's own address when it is a member's, so the
