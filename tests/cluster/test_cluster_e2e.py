@@ -93,11 +93,17 @@ def _scenario(state: Path, extra: list[str]) -> None:
     _STATE[:] = [state]
     t0 = time.monotonic()
     up = _cluster(state, "up", "--container-engine", "none", "--timeout", "120", *extra)
+    lines = up.stdout.splitlines()
     exports = dict(
-        ln.removeprefix("export ").split("=", 1) for ln in up.stdout.splitlines()
+        ln.removeprefix("export ").split("=", 1) for ln in lines if not ln.startswith("#")
     )  # fmt: skip
     assert set(exports) == {"ETCDCTL_ENDPOINTS", "FLEETCTL_ENDPOINT"}
     assert exports["ETCDCTL_ENDPOINTS"].count("http://") == 3
+    # The other nodes' fleet APIs, for when the exported one dies (a comment for eval).
+    others = [ln for ln in lines if ln.startswith("# fleet API on the other nodes: ")]
+    assert len(others) == 1
+    assert others[0].count("http://") == 2
+    assert exports["FLEETCTL_ENDPOINT"] not in others[0]
     health = _pycoreos("etcdctl", "--endpoints", exports["ETCDCTL_ENDPOINTS"], "cluster-health")
     assert "cluster is healthy" in health.stdout, health.stdout + health.stderr
     again = _pycoreos("cluster", "--state-dir", str(state), "up", *extra)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from pycoreos.cli.cluster import render_table
+from pycoreos.cli.cluster import _exports, render_table
 from pycoreos.cluster import EtcdView, FleetView, summarize
 from pycoreos.cluster.health import etcd_ready, fleet_ready
 from pycoreos.cluster.state import ClusterRecord, NodeRecord, load_record, save_record
@@ -96,3 +97,20 @@ def test_record_round_trips_and_bad_records_read_as_none(tmp_path):
     (tmp_path / "cluster.json").write_text("{")
     assert load_record(tmp_path) is None
     assert load_record(tmp_path / "nope") is None
+
+
+def test_exports_list_the_other_fleet_apis_in_a_comment_eval_ignores():
+    text = _exports("http://a:1,http://b:1", "http://a:2", ["http://a:2", "http://b:2"])
+    assert text.splitlines() == [
+        "export ETCDCTL_ENDPOINTS=http://a:1,http://b:1",
+        "export FLEETCTL_ENDPOINT=http://a:2",
+        "# fleet API on the other nodes: http://b:2",
+    ]
+    out = subprocess.run(
+        ["sh", "-c", f'{text}\necho "$FLEETCTL_ENDPOINT"'], capture_output=True, text=True
+    )
+    assert out.stdout == "http://a:2\n"
+    assert _exports("e", "f").splitlines() == [
+        "export ETCDCTL_ENDPOINTS=e",
+        "export FLEETCTL_ENDPOINT=f",
+    ]

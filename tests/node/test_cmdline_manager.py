@@ -256,7 +256,7 @@ async def test_running_node_gives_units_its_environment_and_records_its_boot(tmp
         tmp_path,
         "#cloud-config\ncoreos:\n  units:\n    - name: env.service\n      command: start\n"
         "      content: |\n        [Service]\n        Type=oneshot\n        RemainAfterExit=yes\n"
-        "        ExecStart=/bin/sh -c 'echo ip=$COREOS_PRIVATE_IPV4 pub=$COREOS_PUBLIC_IPV4'\n",
+        "        ExecStart=/bin/sh -c 'echo ip=$COREOS_PRIVATE_IPV4 pub=$COREOS_PUBLIC_IPV4 m=%m'\n",
         public_ipv4="192.0.2.7",
         cmdline="coreos.autologin coreos.oem.id=pycoreos",
         unit_manager=UnitManagerKind.AUTO,
@@ -278,7 +278,9 @@ async def test_running_node_gives_units_its_environment_and_records_its_boot(tmp
         assert st.environment["COREOS_PUBLIC_IPV4"] == "192.0.2.7"
         assert st.failed == []
         entries = await UnitClient(Path(st.units_socket)).journal("env.service")
-        assert "ip=10.1.2.3 pub=192.0.2.7" in [e.message for e in entries]
+        # %m is the node's machine ID (fleet's machine), not the host's or a placeholder.
+        want = f"ip=10.1.2.3 pub=192.0.2.7 m={prepared.machine_id}"
+        assert want in [e.message for e in entries]
         stop.set()
         final = await asyncio.wait_for(task, 60)
         assert final.phase == "stopped"

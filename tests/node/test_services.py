@@ -63,9 +63,9 @@ def test_docker_is_a_placeholder_without_dockerd_and_private_with_it():
     none = base_units(FACTS)["docker.service"]
     assert _exec(none) == ["/bin/true"]
     assert "RemainAfterExit=yes" in none
-    real = base_units(
-        ServiceFacts(**{**_facts_dict(), "dockerd": "/usr/sbin/dockerd"})
-    )["docker.service"]
+    real = base_units(ServiceFacts(**{**_facts_dict(), "dockerd": "/usr/sbin/dockerd"}))[
+        "docker.service"
+    ]
     argv = _exec(real)
     assert argv[0] == "/usr/sbin/dockerd"
     assert "--data-root=/srv/node 1/var/lib/docker" in argv

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -68,8 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _exports(endpoints: str, fleet: str) -> str:
-    return f"export ETCDCTL_ENDPOINTS={endpoints}\nexport FLEETCTL_ENDPOINT={fleet}"
+def _exports(endpoints: str, fleet: str, others: Sequence[str] = ()) -> str:
+    # fleetctl's API driver talks to one endpoint (the original warns and uses the first of
+    # a list), so the other nodes' APIs are listed in a shell comment: eval ignores it, and
+    # whoever reads it knows where to go when that node dies.
+    lines = [f"export ETCDCTL_ENDPOINTS={endpoints}", f"export FLEETCTL_ENDPOINT={fleet}"]
+    rest = [u for u in others if u != fleet]
+    if rest:
+        lines.append(f"# fleet API on the other nodes: {' '.join(rest)}")
+    return "\n".join(lines)
 
 
 def _up(args: argparse.Namespace, err: Console) -> int:
@@ -115,7 +123,8 @@ def _up(args: argparse.Namespace, err: Console) -> int:
         f"{t.fleet_ready:.1f}s",
         highlight=False,
     )
-    print(_exports(plan.client_urls, plan.nodes[0].fleet_url), flush=True)
+    fleets = [n.fleet_url for n in plan.nodes]
+    print(_exports(plan.client_urls, fleets[0], fleets), flush=True)
     return 0
 
 

@@ -26,6 +26,7 @@ from pycoreos.node.config import NodeConfig, RefusedError, UnitManagerKind
 from pycoreos.units.errors import UnitError
 from pycoreos.units.loader import UnitPaths
 from pycoreos.units.manager import UnitManager
+from pycoreos.units.names import SpecifierContext
 from pycoreos.units.supervisor import Supervisor, SupervisorConfig
 
 __all__ = ["SYSTEMD_BOOTED_DIR", "OpenManager", "UnitManagerKind", "choose_manager", "open_manager"]
@@ -78,10 +79,13 @@ async def open_manager(
     cfg: NodeConfig,
     kind: UnitManagerKind,
     environment: Mapping[str, str],
+    specifiers: SpecifierContext | None = None,
 ) -> OpenManager:
     """Open the unit manager ``kind`` (already resolved) for the node.
 
-    The built-in supervisor gets ``environment`` as its default environment. Host systemd
+    The built-in supervisor gets ``environment`` as its default environment and
+    ``specifiers`` (the node's hostname, machine ID and boot ID for ``%H %m %b``: fleet
+    identifies machines by that machine ID, so units see the same one). Host systemd
     gets it through ``SetEnvironment`` (its manager environment, which every unit it
     starts afterwards inherits, as ``DefaultEnvironment=`` does), then a reload so the
     unit files and drop-ins the boot just wrote are read.
@@ -109,6 +113,7 @@ async def open_manager(
             reap_all=True,
             cgroup_root=f"pycoreos-node-{os.getpid()}",
             default_environment=dict(environment),
+            specifiers=specifiers or SpecifierContext(),
         )
     )
     await sup.open()

@@ -37,6 +37,7 @@ from pycoreos.node.sink import RunCommand, StartTransient, UnitOp
 from pycoreos.units.daemon import UnitSocketServer
 from pycoreos.units.errors import UnitError
 from pycoreos.units.manager import UnitManager
+from pycoreos.units.names import SpecifierContext
 
 __all__ = ["NodeStatus", "read_status", "run_node"]
 
@@ -220,7 +221,12 @@ async def run_node(
     )
     _write_status(cfg, status, "booting")
     owned = None if kind is UnitManagerKind.BUILTIN else frozenset(prepared.units)
-    opened = await open_manager(cfg, kind, prepared.environment)
+    specifiers = SpecifierContext(
+        hostname=prepared.hostname or "localhost",
+        machine_id=prepared.machine_id,
+        boot_id=os.urandom(16).hex(),  # every node start is a new boot
+    )
+    opened = await open_manager(cfg, kind, prepared.environment, specifiers)
     sup = opened.manager
     status.tracker = opened.tracker
     try:
