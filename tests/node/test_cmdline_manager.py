@@ -32,6 +32,7 @@ from pycoreos.node import (
     run_node,
 )
 from pycoreos.units.client import UnitClient
+from pycoreos.units.manager import JobResult, UnitStatus
 
 ROOT = Path("/")
 
@@ -286,3 +287,90 @@ async def test_running_node_gives_units_its_environment_and_records_its_boot(tmp
         assert final.phase == "stopped"
     finally:
         os.close(fd)
+
+
+# ---- the systemd path (a fake systemd: what the node asks of it) -----------------------
+
+
+def test_a_root_with_its_own_systemd_bus_uses_that_systemd():
+    got = choose_manager(
+        UnitManagerKind.AUTO, root=Path("/proc/1/root"), systemd_booted=False, root_bus=True
+    )
+    assert got is UnitManagerKind.SYSTEMD
+    builtin = choose_manager(
+        UnitManagerKind.BUILTIN, root=Path("/x"), systemd_booted=True, root_bus=True
+    )
+    assert builtin is UnitManagerKind.BUILTIN
+
+
+class FakeSystemd:
+    """Host systemd as the node sees it: host units already running, jobs recorded."""
+
+    def __init__(self) -> None:
+        self.active = {"default.target", "sshd.service", "getty@tty1.service", "dbus.service"}
+        self.calls: list[str] = []
+        self.closed = False
+
+    async def start(self, name: str) -> JobResult:
+        self.calls.append(f"start {name}")
+        self.active.add(name)
+        return JobResult.DONE
+
+    async def stop(self, name: str) -> JobResult:
+        self.calls.append(f"stop {name}")
+        self.active.discard(name)
+        return JobResult.DONE
+
+    async def list_units(self, *, all: bool = False) -> list[UnitStatus]:
+        return [
+            UnitStatus(name=n, load_state="loaded", active_state="active", sub_state="running")
+            for n in sorted(self.active)
+        ]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_on_systemd_the_node_stops_only_its_own_units_and_keeps_run(tmp_path, monkeypatch):
+    import pycoreos.node.boot as boot
+    import pycoreos.node.runner as runner
+    from pycoreos.node.manager import OpenManager
+
+    cfg = _node(
+        tmp_path,
+        "#cloud-config\ncoreos:\n  units:\n    - name: etcd2.service\n      command: start\n"
+        "    - name: app.service\n      command: start\n      content: |\n"
+        "        [Service]\n        ExecStart=/bin/sleep 1000\n",
+        unit_manager=UnitManagerKind.SYSTEMD,
+        systemd_bus="unix:path=/nonexistent",
+    )
+    live = cfg.root / "run/dbus/system_bus_socket"
+    live.parent.mkdir(parents=True)
+    live.write_text("")
+    fake = FakeSystemd()
+    envs: list[dict[str, str]] = []
+
+    async def fake_open(c, kind, environment, specifiers=None):
+        assert kind is UnitManagerKind.SYSTEMD
+        envs.append(dict(environment))
+        return OpenManager(manager=fake, kind=kind, tracker="systemd")
+
+    monkeypatch.setattr(runner, "open_manager", fake_open)
+    with _locked(cfg):
+        prepared = boot.prepare(cfg)
+        assert live.exists()  # a root run by systemd keeps its live /run
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.ensure_future(run_node(cfg, prepared, stop, ready=ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        st = read_status(cfg.root)
+        assert st is not None
+        assert (st.unit_manager, st.tracker) == ("systemd", "systemd")
+        assert envs == [{"COREOS_PRIVATE_IPV4": "10.1.2.3", "COREOS_PUBLIC_IPV4": "10.1.2.3"}]
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert fake.calls[:3] == ["start default.target", "start etcd2.service", "start app.service"]
+    stops = [c for c in fake.calls if c.startswith("stop ")]
+    # app first, etcd last; the host's sshd, gettys, dbus and targets are never touched.
+    assert stops == ["stop app.service", "stop etcd2.service"]
+    assert {"sshd.service", "getty@tty1.service", "dbus.service"} <= fake.active
+    assert fake.closed

@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         default=UnitManagerKind.AUTO.value,
         help="auto: host systemd when it is PID 1 and --root is /, else builtin",
     )
+    p.add_argument(
+        "--systemd-bus",
+        default=None,
+        metavar="ADDRESS",
+        help="D-Bus address of the systemd that owns --root (a container's); it runs the units",
+    )
     p.add_argument("--root", type=Path, default=Path("/"), help="node root (default /)")
     p.add_argument("--private-ipv4", default="127.0.0.1", help="$private_ipv4 (127.0.0.1)")
     p.add_argument("--public-ipv4", default="", help="$public_ipv4 (default: private)")
@@ -109,6 +115,7 @@ def main(argv: list[str]) -> int:
         stop_timeout=args.stop_timeout,
         cmdline=args.cmdline,
         unit_manager=UnitManagerKind(args.unit_manager),
+        systemd_bus=args.systemd_bus,
     )
     try:
         # The stdlib loop: uvloop reserves SIGCHLD, which the unit manager needs.

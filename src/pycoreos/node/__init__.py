@@ -16,7 +16,7 @@ from pycoreos.node.config import (
     RefusedError,
     UnitManagerKind,
 )
-from pycoreos.node.manager import choose_manager, open_manager
+from pycoreos.node.manager import choose_manager, open_manager, resolve_manager
 from pycoreos.node.runner import NodeStatus, read_status, run_node
 from pycoreos.node.services import ServiceFacts, base_units, default_environment, shutdown_phases
 from pycoreos.node.sink import NodeUnitSink, RunCommand, StartTransient, UnitOp
@@ -46,6 +46,7 @@ __all__ = [
     "prepare",
     "read_status",
     "read_user_data",
+    "resolve_manager",
     "run_node",
     "shutdown_phases",
 ]

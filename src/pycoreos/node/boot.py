@@ -13,7 +13,8 @@ Invariants:
 * A config with validator *errors*, or that is not a cloud-config or script, refuses the
   boot (:class:`~pycoreos.node.config.RefusedError` carrying the validator's lines) before
   anything below the root is touched. Warnings are reported and the boot goes on.
-* ``/run`` is emptied only for a root other than ``/``, and only while holding the lock.
+* ``/run`` is emptied only for a root other than ``/`` run by the built-in supervisor (a
+  root run by systemd has a live ``/run``), and only while holding the lock.
 * Preparing twice with the same config leaves the root as the first time (cloud-config
   apply is idempotent and the shipped units render identically).
 """
@@ -43,8 +44,8 @@ from pycoreos.cloudinit.cmdline import KernelCmdline, plan_cmdline
 from pycoreos.cloudinit.plan import DEFAULT_WORKSPACE, PlaceDropIn
 from pycoreos.cloudinit.system import write_atomic
 from pycoreos.node.cmdline import kernel_cmdline, read_user_data
-from pycoreos.node.config import ContainerEngine, NodeConfig, RefusedError
-from pycoreos.node.manager import SYSTEMD_BOOTED_DIR, choose_manager
+from pycoreos.node.config import ContainerEngine, NodeConfig, RefusedError, UnitManagerKind
+from pycoreos.node.manager import resolve_manager
 from pycoreos.node.services import ServiceFacts, base_units, default_environment
 from pycoreos.node.sink import NodeUnitSink, UnitOp
 
@@ -155,10 +156,10 @@ def prepare(cfg: NodeConfig) -> Prepared:
         raise RefusedError(f"node: {where}: unsupported user-data ({ud.kind})", lines)
     dockerd = _dockerd(cfg.container_engine)
     # An impossible --unit-manager refuses here, before anything below the root changes.
-    choose_manager(
-        cfg.unit_manager, root=cfg.root.resolve(), systemd_booted=SYSTEMD_BOOTED_DIR.is_dir()
-    )
-    _reset_run(cfg)
+    kind = resolve_manager(cfg)
+    if kind is UnitManagerKind.BUILTIN:
+        # A root run by a live systemd has a live /run (its bus, its state): never empty it.
+        _reset_run(cfg)
     root = cfg.root.absolute()
     if root.resolve() != Path("/"):
         seed_root(root)

@@ -85,6 +85,9 @@ class NodeConfig:
             else empty (see :mod:`pycoreos.node.cmdline`).
         unit_manager: the built-in supervisor, host systemd, or ``auto``.
         fetch_timeout: seconds to wait for a command line's config URL to answer.
+        systemd_bus: D-Bus address of the systemd that owns ``root`` (a container's, as
+            ``unix:path=/proc/PID/root/run/dbus/system_bus_socket``); with it, that
+            systemd is the node's manager although the root is not ``/``.
     """
 
     config_file: Path | None = None
@@ -99,6 +102,7 @@ class NodeConfig:
     cmdline: str | None = None
     unit_manager: UnitManagerKind = UnitManagerKind.AUTO
     fetch_timeout: float = 60.0
+    systemd_bus: str | None = None
 
     @property
     def layout(self) -> NodeLayout:

@@ -9,7 +9,9 @@ Invariants:
 
 * ``auto`` is ``systemd`` only when systemd is booted (``/run/systemd/system`` exists, as
   ``sd_booted()`` checks) *and* the root is ``/``: host systemd reads unit files from the
-  host's directories, never from a node root, so it cannot run a node root's units.
+  host's directories, never from a node root, so it cannot run a node root's units. The
+  one exception is a root whose own systemd is reachable (``systemd_bus``: a container's
+  root and bus): that systemd reads that root's units.
 * Asking for ``systemd`` where it cannot work refuses the boot instead of falling back:
   the operator asked for something specific.
 * :func:`choose_manager` is pure (the facts are arguments); :func:`open_manager` does I/O.
@@ -29,24 +31,36 @@ from pycoreos.units.manager import UnitManager
 from pycoreos.units.names import SpecifierContext
 from pycoreos.units.supervisor import Supervisor, SupervisorConfig
 
-__all__ = ["SYSTEMD_BOOTED_DIR", "OpenManager", "UnitManagerKind", "choose_manager", "open_manager"]
+__all__ = [
+    "SYSTEMD_BOOTED_DIR",
+    "OpenManager",
+    "UnitManagerKind",
+    "choose_manager",
+    "open_manager",
+    "resolve_manager",
+]
 
 SYSTEMD_BOOTED_DIR = Path("/run/systemd/system")
 
 
-def choose_manager(kind: UnitManagerKind, *, root: Path, systemd_booted: bool) -> UnitManagerKind:
+def choose_manager(
+    kind: UnitManagerKind, *, root: Path, systemd_booted: bool, root_bus: bool = False
+) -> UnitManagerKind:
     """Resolve ``kind`` to ``builtin`` or ``systemd`` (see the module doc).
 
     Args:
         kind: what was asked for.
         root: the node root, resolved (``Path("/")`` for a real machine).
         systemd_booted: whether systemd is PID 1 (``/run/systemd/system`` exists).
+        root_bus: the bus of the systemd that owns ``root`` is given.
 
     Raises:
         RefusedError: ``systemd`` was asked for where it cannot run the node's units.
     """
     if kind is UnitManagerKind.BUILTIN:
         return kind
+    if root_bus:
+        return UnitManagerKind.SYSTEMD
     on_host = root == Path("/")
     if kind is UnitManagerKind.SYSTEMD:
         if not systemd_booted:
@@ -75,6 +89,16 @@ class OpenManager:
     tracker: str
 
 
+def resolve_manager(cfg: NodeConfig) -> UnitManagerKind:
+    """:func:`choose_manager` for ``cfg`` on this machine."""
+    return choose_manager(
+        cfg.unit_manager,
+        root=cfg.root.resolve(),
+        systemd_booted=SYSTEMD_BOOTED_DIR.is_dir(),
+        root_bus=cfg.systemd_bus is not None,
+    )
+
+
 async def open_manager(
     cfg: NodeConfig,
     kind: UnitManagerKind,
@@ -99,7 +123,7 @@ async def open_manager(
         from pycoreos.units.systemd import SystemdManager
 
         try:
-            sd = await SystemdManager(root=root).open()
+            sd = await SystemdManager(bus_address=cfg.systemd_bus, root=root).open()
             await sd.set_environment(environment)
             await sd.daemon_reload()
         except UnitError as exc:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pycoreos.node.boot import Prepared
 from pycoreos.node.config import NodeConfig, UnitManagerKind
-from pycoreos.node.manager import SYSTEMD_BOOTED_DIR, choose_manager, open_manager
+from pycoreos.node.manager import open_manager, resolve_manager
 from pycoreos.node.services import shutdown_phases
 from pycoreos.node.sink import RunCommand, StartTransient, UnitOp
 from pycoreos.units.daemon import UnitSocketServer
@@ -200,11 +200,7 @@ async def run_node(
         The final status (phase ``stopped``).
     """
     sock = cfg.layout.units_socket
-    kind = choose_manager(
-        cfg.unit_manager,
-        root=cfg.root.resolve(),
-        systemd_booted=SYSTEMD_BOOTED_DIR.is_dir(),
-    )
+    kind = resolve_manager(cfg)
     status = NodeStatus(
         pid=os.getpid(),
         phase="booting",
