@@ -125,7 +125,7 @@ def _dockerd(engine: ContainerEngine) -> str:
 
 
 def _reset_run(cfg: NodeConfig) -> None:
-    if cfg.root.resolve() == Path("/"):
+    if cfg.is_host_root:
         return
     run = cfg.layout.run_dir
     if run.is_dir() and not run.is_symlink():
@@ -161,7 +161,7 @@ def prepare(cfg: NodeConfig) -> Prepared:
         # A root run by a live systemd has a live /run (its bus, its state): never empty it.
         _reset_run(cfg)
     root = cfg.root.absolute()
-    if root.resolve() != Path("/"):
+    if not cfg.is_host_root:
         seed_root(root)
     mid = machine_id(root)
     facts = ServiceFacts(
@@ -177,7 +177,7 @@ def prepare(cfg: NodeConfig) -> Prepared:
     for name, text in base_units(facts).items():
         write_atomic(cfg.layout.vendor_units / name, text.encode(), 0o644)
     sink = NodeUnitSink(root)
-    system = RealSystem(root, units=sink, host=root.resolve() == Path("/"))
+    system = RealSystem(root, units=sink, host=cfg.is_host_root)
     # The command line acts before cloud-config, as coreos-autologin-generator and
     # update-ssh-keys ran before coreos-cloudinit: its drop-ins are runtime (/run).
     cmd_actions = plan_cmdline(cmd)

@@ -51,7 +51,7 @@ def kernel_cmdline(cfg: NodeConfig, *, proc: Path = PROC_CMDLINE) -> KernelCmdli
     """The node's parsed kernel command line (see the module doc for which one)."""
     if cfg.cmdline is not None:
         return parse(cfg.cmdline)
-    if cfg.root.resolve() != Path("/"):
+    if not cfg.is_host_root:
         return KernelCmdline()
     try:
         return parse(proc.read_text(errors="replace"))

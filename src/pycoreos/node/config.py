@@ -2,7 +2,8 @@
 
 A node is one machine: everything it owns (cloud-config results, unit files, etcd data,
 journals, the unit manager's socket, its status file) lives below ``root``. Nothing here
-does I/O except :func:`socket_path`, which only measures a path.
+does I/O except :func:`socket_path`, which only measures a path, and
+:attr:`NodeConfig.is_host_root`, which compares ``root`` with ``/`` by ``stat``.
 
 Invariants:
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,15 @@ class NodeConfig:
     unit_manager: UnitManagerKind = UnitManagerKind.AUTO
     fetch_timeout: float = 60.0
     systemd_bus: str | None = None
+
+    @property
+    def is_host_root(self) -> bool:
+        """Whether ``root`` is this machine's ``/`` (the same directory, not the same name:
+        a container's root seen as ``/proc/PID/root`` resolves to ``/`` but is not it)."""
+        try:
+            return os.path.samefile(self.root, "/")
+        except OSError:
+            return False
 
     @property
     def layout(self) -> NodeLayout:

@@ -44,15 +44,21 @@ SYSTEMD_BOOTED_DIR = Path("/run/systemd/system")
 
 
 def choose_manager(
-    kind: UnitManagerKind, *, root: Path, systemd_booted: bool, root_bus: bool = False
+    kind: UnitManagerKind,
+    *,
+    root: Path,
+    systemd_booted: bool,
+    root_bus: bool = False,
+    host_root: bool | None = None,
 ) -> UnitManagerKind:
     """Resolve ``kind`` to ``builtin`` or ``systemd`` (see the module doc).
 
     Args:
         kind: what was asked for.
-        root: the node root, resolved (``Path("/")`` for a real machine).
+        root: the node root (``Path("/")`` for a real machine).
         systemd_booted: whether systemd is PID 1 (``/run/systemd/system`` exists).
         root_bus: the bus of the systemd that owns ``root`` is given.
+        host_root: whether ``root`` is this machine's ``/`` (default: ``root == /``).
 
     Raises:
         RefusedError: ``systemd`` was asked for where it cannot run the node's units.
@@ -61,7 +67,7 @@ def choose_manager(
         return kind
     if root_bus:
         return UnitManagerKind.SYSTEMD
-    on_host = root == Path("/")
+    on_host = root == Path("/") if host_root is None else host_root
     if kind is UnitManagerKind.SYSTEMD:
         if not systemd_booted:
             raise RefusedError("node: --unit-manager=systemd but systemd is not PID 1 here")
@@ -93,9 +99,10 @@ def resolve_manager(cfg: NodeConfig) -> UnitManagerKind:
     """:func:`choose_manager` for ``cfg`` on this machine."""
     return choose_manager(
         cfg.unit_manager,
-        root=cfg.root.resolve(),
+        root=cfg.root,
         systemd_booted=SYSTEMD_BOOTED_DIR.is_dir(),
         root_bus=cfg.systemd_bus is not None,
+        host_root=cfg.is_host_root,
     )
 
 
