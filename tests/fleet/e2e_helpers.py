@@ -106,3 +106,103 @@ def fleetctl(
     if check and r.returncode != 0:
         raise AssertionError(f"fleetctl {args} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
+
+
+class CutProxy:
+    """A TCP proxy in front of etcd's client port for one fleetd, on its own thread.
+
+    ``cut()`` is fleet's ``TestSingleNodeConnectivityLoss`` (iptables REJECT): live
+    connections are reset and new ones closed at once; ``heal()`` lets traffic through again.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import asyncio
+        import threading
+
+        (self.port,) = free_ports(1)
+        self.target_port = target_port
+        self.cut_now = False
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            )
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _accept(self, r, w) -> None:
+        import asyncio
+        import contextlib
+
+        if self.cut_now:
+            w.transport.abort()
+            return
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            w.transport.abort()
+            return
+        self._writers |= {w, uw}
+
+        async def pump(src, dst) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pump(r, uw), pump(ur, w))
+        self._writers -= {w, uw}
+
+    def cut(self) -> None:
+        def fn() -> None:
+            self.cut_now = True
+            for w in list(self._writers):
+                w.transport.abort()
+
+        self._loop.call_soon_threadsafe(fn)
+
+    def heal(self) -> None:
+        self._loop.call_soon_threadsafe(setattr, self, "cut_now", False)
+
+    def close(self) -> None:
+        self.cut()
+
+        def fn() -> None:
+            self._server.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(fn)
+        self._thread.join(5)
+        for t in asyncio_all_tasks(self._loop):
+            t.cancel()
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
+
+
+def asyncio_all_tasks(loop):
+    import asyncio
+
+    return asyncio.all_tasks(loop)
+
+
+def metric(port: int, name: str) -> float:
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    m = re.search(rf"(?m)^{name} (\S+)$", text)
+    assert m is not None, name
+    return float(m.group(1))

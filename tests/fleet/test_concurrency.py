@@ -18,7 +18,7 @@ from pycoreos.fleet.engine.reconciler import DecisionKind, EngineDecision, Polic
 from pycoreos.fleet.errors import RegistryUnavailableError
 from pycoreos.fleet.fake_units import FakeUnitManager
 from pycoreos.fleet.keeper import Keeper
-from pycoreos.fleet.registry import LeaseRecord, Snapshot
+from pycoreos.fleet.registry import LeaseRecord, Snapshot, UnitStateRecord
 from pycoreos.units.manager import JobResult
 
 from .helpers import machine, mid, unit
@@ -93,11 +93,12 @@ async def test_agent_pass_only_asks_status_of_touched_units_between_sweeps(tmp_p
     asked.clear()
     more = dict(snap.units)
     more["new.service"] = unit("new.service", target=me.id)
-    await agent.reconcile(Snapshot(index=11, units=more))
+    states = tuple(UnitStateRecord(name=n, machine_id=me.id) for n in more)
+    await agent.reconcile(Snapshot(index=11, units=more, states=states))
     assert asked == ["new.service"]  # between sweeps: only what this pass touched
     asked.clear()
     clock.advance(5)
-    await agent.reconcile(Snapshot(index=12, units=more))
+    await agent.reconcile(Snapshot(index=12, units=more, states=states))
     assert len(asked) == 11  # sweep due: every unit, so a unit that died is reported
 
 
@@ -256,3 +257,22 @@ def test_block_attempts_gives_up_with_fleetctls_message(no_sleep, capsys, monkey
         "Error waiting for units: timed out waiting for unit b.service to report state launched"
     )
     assert api.lists == 3
+
+
+async def test_agent_rewrites_states_the_registry_lost(tmp_path):
+    """The engine deletes a gone machine's states; when the machine is back its agent must
+    publish them again even though nothing changed locally (found by the F1 e2e test)."""
+    reg = RecordingRegistry()
+    me = machine(1)
+    clock = ManualClock()
+    agent = Agent(reg, FakeUnitManager(), me, tmp_path / "r.json", clock=clock)  # type: ignore[arg-type]
+    snap = snapshot(2, me.id)
+    await agent.reconcile(snap)
+    assert sorted(reg.saved) == ["u000.service", "u001.service"]
+    reg.saved.clear()
+    kept = UnitStateRecord(name="u000.service", machine_id=me.id)
+    await agent.reconcile(Snapshot(index=11, units=snap.units, states=(kept,)))
+    assert reg.saved == ["u001.service"]  # lost from the registry: written again
+    reg.saved.clear()
+    await agent.reconcile(Snapshot(index=12, units=snap.units, states=(kept,)))
+    assert reg.saved == ["u001.service"]  # still missing (the write did not land): again

@@ -7,25 +7,16 @@ behind the unit starts, and fleetctl got a 500. Here every unit must launch, spr
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.request
 
 import pytest
 
 from pycoreos.testing.procs import start_member
 
-from .e2e_helpers import fleetctl, start_fleetd
+from .e2e_helpers import fleetctl, metric, start_fleetd
 
 pytestmark = pytest.mark.slow
 N = 200
-
-
-def metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    m = re.search(rf"(?m)^{name} (\S+)$", text)
-    assert m is not None, name
-    return float(m.group(1))
 
 
 def test_200_units_at_once(tmp_path):

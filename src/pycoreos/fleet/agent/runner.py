@@ -137,6 +137,11 @@ class Agent:
             return []
         self.max_index = snap.index
         self.passes += 1
+        # States the registry lost (the engine collects a machine's states when it declares
+        # it gone, e.g. while this agent was cut off) are written again, whatever changed.
+        mine = {s.name for s in snap.states if s.machine_id == self.machine.id}
+        for name in [n for n in self.published if n not in mine]:
+            del self.published[name]
         me = self.machine.with_metadata(snap.machine_meta.get(self.machine.id, {}))
         desired = desired_state(me, snap.units.values(), loaded=self.current)
         tasks = plan_tasks(desired, self.current)
@@ -201,7 +206,7 @@ class Agent:
         longer here."""
         changed: list[UnitStateRecord] = []
         for i, (name, cur) in enumerate(sorted(self.current.items())):
-            if only is not None and name not in only:
+            if only is not None and name not in only and name in self.published:
                 continue
             if i % 8 == 7:
                 await asyncio.sleep(0)  # status may not yield: let heartbeats and the API in
