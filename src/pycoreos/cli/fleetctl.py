@@ -219,11 +219,24 @@ def cmd_journal(c: ApiClient, a: argparse.Namespace) -> int:
 
 
 def cmd_ssh(c: ApiClient, a: argparse.Namespace) -> int:
+    """Run one command on a machine (ID prefix) or a unit's machine, through that machine's
+    fleet API (``_local/exec``, enabled by ``enable_remote_exec`` in its fleet.conf) rather
+    than SSH. As fleetctl, the words are joined and run by the remote shell, and its exit
+    status is ours. Interactive sessions need real SSH."""
     from pycoreos.fleet.unit import default_unit_name
 
-    target = a.unit or a.machine or a.target or ""
-    if not target:
-        raise UsageError("ssh: a machine or unit is required")
+    words = ([a.target] if a.target else []) + list(a.command)
+    if not (a.unit or a.machine):
+        if not words:
+            raise UsageError("ssh: a machine or unit is required")
+        target, words = words[0], words[1:]
+    else:
+        target = a.unit or a.machine
+    if not words:
+        raise UsageError(
+            "ssh through the fleet API runs one command: fleetctl ssh {MACHINE|UNIT} COMMAND... "
+            "(interactive sessions need SSH)"
+        )
     if a.unit or (not a.machine and ("." in target or "@" in target)):
         _, ep = _where(c, default_unit_name(target))
     else:
@@ -234,10 +247,14 @@ def cmd_ssh(c: ApiClient, a: argparse.Namespace) -> int:
                 f"Unable to find machine {target}" if not ms else f"Ambiguous machine ID {target}",
             )
         ep = ms[0].get("apiEndpoint") or None
-    argv = a.command or ["/bin/sh", "-c", "uname -a"]
+    argv = ["/bin/sh", "-c", " ".join(words)]
     status, body = c.call("POST", "/fleet/v1/_local/exec", {"argv": argv}, endpoint=ep, timeout=60)
     if status != 200:
-        raise APIError(status, json.loads(body)["error"]["message"])
+        try:
+            msg = json.loads(body)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            msg = body.decode(errors="replace").strip()
+        raise APIError(status, msg)
     res = json.loads(body)
     sys.stdout.write(res["output"])
     return int(res["exitCode"])
