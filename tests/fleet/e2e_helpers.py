@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,6 +94,14 @@ def start_fleetd(
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError((base / f"fleetd{i}.log").read_text())
         time.sleep(0.05)
+    while True:  # the TCP listener opens right after the socket
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((base / f"fleetd{i}.log").read_text()) from None
+            time.sleep(0.05)
     return Fleetd(root, proc, sock, port)
 
 

@@ -225,3 +225,76 @@ def test_f2_etcd_leader_and_engine_leader_changes(tmp_path):
             f.stop()
         for m in members:
             m.stop()
+
+
+def test_f2_engine_leader_killed_and_restarted_adopts_its_units(tmp_path):
+    """Production layout (units in ``pycoreos units daemon``, fleetd on its socket): SIGKILL
+    the engine leader's fleetd and start it again. Its units never stop; it adopts them from
+    its record, and the cluster keeps every unit where it was (zero restarts)."""
+    import subprocess
+    import sys
+
+    from pycoreos.units.daemon import default_socket
+
+    etcd = start_member("ours", tmp_path)
+    daemons: list[subprocess.Popen[bytes]] = []
+    fs: list[Fleetd] = []
+
+    def fleetd(i: int) -> Fleetd:
+        sock = default_socket(tmp_path / f"m{i}")
+        return start_fleetd(
+            tmp_path, i, etcd.client_url, "/f2k/", ttl="6s",
+            extra={"FLEET_UNIT_MANAGER": f"socket:{sock}"},
+        )  # fmt: skip
+
+    try:
+        for i in range(3):
+            root = tmp_path / f"m{i}"
+            root.mkdir()
+            log = open(tmp_path / f"units{i}.log", "ab")  # noqa: SIM115  # the child's copy
+            argv = [sys.executable, "-m", "pycoreos", "units", "daemon", "--root", str(root)]
+            with log:
+                daemons.append(
+                    subprocess.Popen(
+                        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
+            wait(default_socket(root).exists, 20, "units daemon socket")
+        fs = [fleetd(i) for i in range(3)]
+        pids = tmp_path / "pids"
+        pids.mkdir()
+        names = [f"k{i:02d}.service" for i in range(9)] + ["global.service"]
+        files = write_units(tmp_path / "u", pids, names, {"global.service": "Global=true"})
+        fleetctl(fs[0].sock, "start", *files, timeout=120)
+        placed = wait(
+            lambda: (lambda r: r if len(r) == 10 and len(r["global.service"]) == 3 else None)(
+                running(fs[0].sock)
+            ),
+            30,
+            "10 units running",
+        )
+        before = starts(pids)
+        i = next(i for i, f in enumerate(fs) if metric(f.port, "fleet_engine_leader") == 1)
+        fs[i].proc.send_signal(signal.SIGKILL)
+        fs[i].proc.wait(10)
+        fs[i] = fleetd(i)  # same root: same machine ID, its record of loaded units
+        wait(
+            lambda: sum(metric(f.port, "fleet_engine_leader") for f in fs) == 1,
+            20,
+            "one engine leader",
+        )
+        time.sleep(3)  # several agent and engine passes everywhere
+        assert running(fs[(i + 1) % 3].sock) == placed
+        assert starts(pids) == before  # nothing stopped, nothing started again
+        assert all(alive(p) for ps in before.values() for p in ps)
+    finally:
+        for f in fs:
+            f.stop()
+        for d in daemons:
+            d.send_signal(signal.SIGTERM)
+            try:
+                d.wait(30)
+            except subprocess.TimeoutExpired:
+                d.kill()
+                d.wait()
+        etcd.stop()

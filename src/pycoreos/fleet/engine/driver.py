@@ -92,6 +92,7 @@ class Engine:
                 if cur is not None and cur.machine_id == self.machine_id:
                     # ours: from before a restart, or a renewal whose answer we lost
                     lease = await registry.renew_lease(cur, self.lease_ttl)
+                    log.info("engine: resumed leadership (the lease names this machine)")
                 elif cur is None:
                     lease = await registry.acquire_lease(self.machine_id, self.lease_ttl)
                     log.info("engine: acquired leadership")
