@@ -96,15 +96,19 @@ def test_clone_is_independent(store: Store) -> None:
     assert c.index() == 2
 
 
-def test_recovery_keeps_live_watchers(store: Store) -> None:
+def test_recovery_ends_live_watches_instead_of_skipping_events(store: Store) -> None:
+    """A watch kept across a snapshot jump would miss the skipped events (track record #5)."""
     other = Store(ManualClock(wall=NOW))
     other.set("/x", False, "1")
-    w = store.watch("/foo")
+    woken: list[bool] = []
+    w = store.watch("/foo", stream=True)
+    w.on_event = lambda: woken.append(True)
     store.recovery(other.save())
+    assert w.removed
+    assert woken, "the driver was not told the watch ended"
     store.set("/foo", False, "v")
-    e = w.next_event()
-    assert e is not None
-    assert e.index == 2
+    assert w.next_event() is None
+    assert store.watcher_count == 0
 
 
 def test_recovery_rebuilds_ttl_heap(store: Store, clock: ManualClock) -> None:

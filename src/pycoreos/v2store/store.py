@@ -570,7 +570,10 @@ class Store:
         return encode_state(state)
 
     def recovery(self, data: bytes) -> None:
-        """Replace this store's state with ``data`` from ``save``; live watchers are kept.
+        """Replace this store's state with ``data`` from ``save``; live watches are ended.
+
+        Ending them (their queued events are still delivered) keeps the watch guarantee: a
+        watcher never skips the events the snapshot jumped over; its client re-watches.
 
         Nodes already past their expiry time stay until the next ``delete_expired_keys``.
 
@@ -587,6 +590,7 @@ class Store:
             state.history.events, state.history.start_index, state.history.last_index
         )
         self.stats = state.stats
+        self._hub.clear_watchers()
 
     def _requeue_ttl(self, n: Node) -> None:
         if n.children is not None:

@@ -74,6 +74,21 @@ class WatcherHub:
             if not group:
                 del self._watchers[w.key]
 
+    def clear_watchers(self) -> None:
+        """End every live watch (their queued events stay readable), as after a recovery.
+
+        A store replaced by a snapshot skipped the events between the old state and the
+        snapshot; a live watcher kept across that jump would silently miss them. Ending the
+        watch (etcd 2's "watcher is cleared due to etcd recovery") makes the client re-watch
+        from its last index: it then gets the events from history, or a 401 telling it to
+        re-read, never a gap.
+        """
+        watchers = [w for group in self._watchers.values() for w in group]
+        for w in watchers:
+            w._drop()
+            if w.on_event is not None:
+                w.on_event()
+
     def add(self, event: Event) -> None:
         """Record ``event`` in history without offering it to watchers (refresh events)."""
         self.history.add(event)
