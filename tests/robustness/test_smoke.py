@@ -40,7 +40,7 @@ def test_the_suite_catches_members_that_serve_quorum_reads_locally(tmp_path: Pat
         r = run_scenario("T1", seed, duration=SMOKE_DURATION, base_dir=tmp_path, unsafe=True)
         verdicts.append(r.verdict)
         if not r.passed:
-            assert r.problems[0] == "U1: not linearizable", r.problems
+            assert "U1: not linearizable" in r.problems, r.problems
             assert r.artefacts is not None
             assert (Path(r.artefacts) / "history.jsonl").exists()
             return
