@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,41 @@ def test_exported_names(module: str) -> None:
     }
     assert set(mod.__all__) >= public - {"annotations"}
     assert all(hasattr(mod, n) for n in mod.__all__)
+
+
+def test_writes_from_the_loop_and_the_io_thread_are_serialized() -> None:
+    """Track record #5 (torture T4 seed 1): the member saves entries on its event loop while
+    its I/O thread writes a snapshot marker. Unserialized, the marker was written at the offset
+    the loop's batch was about to use, chained from that batch's CRC: the member never opened
+    its WAL again (``crc mismatch``)."""
+    disk = SimDisk()
+    disk.makedirs("/m")
+    w = WAL.create(disk, "/m/wal", b"m")
+    w.save(HardState(1, 1, 0), ents(1, 5))
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_the_loop_inside_its_write() -> None:
+        if threading.current_thread().name == "loop":
+            entered.set()
+            release.wait(5)
+
+    snap = WalSnapshot(5, 1, ConfState(voters=(1,)))
+    arm("wal_before_write", hold_the_loop_inside_its_write)
+    try:
+        loop = threading.Thread(target=w.save, args=(HardState(1, 1, 5), ents(6, 10)), name="loop")
+        loop.start()
+        assert entered.wait(5)
+        io = threading.Thread(target=w.save_snapshot, args=(snap,), name="io")
+        io.start()
+        io.join(0.2)  # unserialized, the marker is written now, inside the loop's write
+        release.set()
+        loop.join(5)
+        io.join(5)
+    finally:
+        release.set()
+        disarm("wal_before_write")
+    w.close()
+    w, _, hs, es = reopen(disk, "/m/wal", snap)
+    assert es == ents(6, 10)
+    assert hs.commit == 5
+    w.close()

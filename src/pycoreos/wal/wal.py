@@ -19,12 +19,17 @@ Invariants:
   ``release_lock_to``/``close``, so :func:`purge` never removes a segment still needed.
 - After a write or fsync fails the WAL is broken: every later call raises ``BrokenError``
   (retrying an fsync after EIO can report success for lost data, "fsyncgate").
+- The writing methods (``save``, ``save_snapshot``, ``sync``, ``release_lock_to``, ``close``)
+  hold one mutex, as etcd's ``wal.mu``: the member writes from the event loop and from its I/O
+  thread (snapshot markers, purges), and two interleaved writes would reuse one offset and
+  break the CRC chain (robustness track record #5).
 """
 
 from __future__ import annotations
 
 import enum
 import posixpath
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -109,6 +114,8 @@ class WAL:
         self._encoder = Encoder(0)
         self._tail: DiskFile | None = None
         self._offset = 0  # write offset in the tail segment
+        # Serializes every write (track record #5): callers are the loop and the I/O thread.
+        self._mu = threading.Lock()
 
     # -- construction ---------------------------------------------------------------------
 
@@ -302,27 +309,28 @@ class WAL:
             ClosedError: the WAL is closed.
             BrokenError: an earlier or this write/fsync failed; the WAL is unusable.
         """
-        tail = self._appending()
-        has_state = hard_state is not None and not hard_state.is_empty()
-        if not entries and not has_state:
-            return
-        out: list[bytes] = []
-        enc = self._encoder
-        if entries:
-            enc.frame_entries(entries, out)
-        if has_state:
-            assert hard_state is not None
-            out.append(enc.frame(RecordType.STATE, encode_hard_state(hard_state)))
-            self._state = hard_state
-        data = b"".join(out)
-        failpoint("wal_before_write")
-        self._write(tail, data)
-        if entries:
-            self._enti = entries[-1].index
-        if self._offset >= self._segment_size:
-            self._cut()
-        elif sync:
-            self._fsync(tail)
+        with self._mu:
+            tail = self._appending()
+            has_state = hard_state is not None and not hard_state.is_empty()
+            if not entries and not has_state:
+                return
+            out: list[bytes] = []
+            enc = self._encoder
+            if entries:
+                enc.frame_entries(entries, out)
+            if has_state:
+                assert hard_state is not None
+                out.append(enc.frame(RecordType.STATE, encode_hard_state(hard_state)))
+                self._state = hard_state
+            data = b"".join(out)
+            failpoint("wal_before_write")
+            self._write(tail, data)
+            if entries:
+                self._enti = entries[-1].index
+            if self._offset >= self._segment_size:
+                self._cut()
+            elif sync:
+                self._fsync(tail)
 
     def save_snapshot(self, snap: WalSnapshot) -> None:
         """Append a snapshot marker and fsync.
@@ -330,14 +338,16 @@ class WAL:
         The marker says a snapshot at ``(index, term)`` was saved; ``open`` at that snapshot
         later checks it. Save the snapshot file first, then the marker (etcd's order).
         """
-        tail = self._appending()
-        self._write(tail, self._encoder.frame(RecordType.SNAPSHOT, encode_snapshot(snap)))
-        self._enti = max(self._enti, snap.index)
-        self._fsync(tail)
+        with self._mu:
+            tail = self._appending()
+            self._write(tail, self._encoder.frame(RecordType.SNAPSHOT, encode_snapshot(snap)))
+            self._enti = max(self._enti, snap.index)
+            self._fsync(tail)
 
     def sync(self) -> None:
         """Fsync the tail segment."""
-        self._fsync(self._appending())
+        with self._mu:
+            self._fsync(self._appending())
 
     def _appending(self) -> DiskFile:
         if self._mode is _Mode.APPENDING and self._tail is not None:
@@ -414,36 +424,38 @@ class WAL:
         ``index`` (with locks on segments named 1..6, ``release_lock_to(4)`` releases 1 and 2
         and keeps 3). The tail is never released.
         """
-        segs = self._segments
-        smaller = len(segs) - 1
-        for i, s in enumerate(segs):
-            if parse_segment_name(s.name)[1] >= index:
-                smaller = i - 1
-                break
-        if smaller <= 0:
-            return
-        for s in segs[:smaller]:
-            if s.lock is not None:
-                s.lock.release()
-        del segs[:smaller]
-        failpoint("wal_after_release")
+        with self._mu:
+            segs = self._segments
+            smaller = len(segs) - 1
+            for i, s in enumerate(segs):
+                if parse_segment_name(s.name)[1] >= index:
+                    smaller = i - 1
+                    break
+            if smaller <= 0:
+                return
+            for s in segs[:smaller]:
+                if s.lock is not None:
+                    s.lock.release()
+            del segs[:smaller]
+            failpoint("wal_after_release")
 
     def close(self) -> None:
         """Fsync the tail (if appending), release every lock. Idempotent."""
-        if self._mode is _Mode.CLOSED and self._tail is None and not self._segments:
-            return
-        try:
-            if self._mode is _Mode.APPENDING and self._tail is not None:
-                self._fsync(self._tail)
-        finally:
-            if self._tail is not None:
-                self._tail.close()
-                self._tail = None
-            for s in self._segments:
-                if s.lock is not None:
-                    s.lock.release()
-            self._segments = []
-            self._mode = _Mode.CLOSED
+        with self._mu:
+            if self._mode is _Mode.CLOSED and self._tail is None and not self._segments:
+                return
+            try:
+                if self._mode is _Mode.APPENDING and self._tail is not None:
+                    self._fsync(self._tail)
+            finally:
+                if self._tail is not None:
+                    self._tail.close()
+                    self._tail = None
+                for s in self._segments:
+                    if s.lock is not None:
+                        s.lock.release()
+                self._segments = []
+                self._mode = _Mode.CLOSED
 
     @property
     def dir(self) -> str:
