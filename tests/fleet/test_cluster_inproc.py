@@ -198,3 +198,43 @@ async def test_api_over_unix_socket(cluster):
     assert (await call("DELETE", "/fleet/v1/units/x.service"))[0] == 204
     assert (await call("DELETE", "/fleet/v1/units/x.service"))[0] == 404
     assert (await call("GET", "/fleet/v1/nothing"))[0] == 404
+
+
+async def test_disable_engine_runs_units_but_never_leads(etcd_url, tmp_path):
+    prefix = f"/fleet-noengine-{next(_n)}/"
+    servers = []
+    try:
+        for i, disabled in enumerate(("true", "false")):
+            cfg = FleetConfig.load(
+                etcd_servers=etcd_url,
+                etcd_key_prefix=prefix,
+                agent_ttl="2s",
+                engine_reconcile_interval="0.2",
+                agent_reconcile_interval="0.5",
+                etcd_request_timeout="2",
+                root=str(tmp_path / f"n{i}"),
+                api_socket="/run/fleet.sock",
+                disable_engine=disabled,
+            )
+            s = FleetServer(cfg, FakeUnitManager())
+            await s.start()
+            servers.append(s)
+        noengine, engine = servers
+        for i in range(4):
+            await submit(engine, f"u{i}.service")
+
+        async def all_running():
+            return len(running(servers)) == 4
+
+        await wait_for(all_running)
+        assert noengine.keeper.engine is None
+        assert not noengine.engine.is_leader
+        assert engine.engine.is_leader
+        assert noengine.engine.passes == 0
+        assert len(running([noengine])) == 2  # it runs its share: scheduled by the other
+        snap = await engine.registry.snapshot()
+        assert snap.lease is not None
+        assert snap.lease.machine_id == engine.machine_id
+    finally:
+        for s in servers:
+            await s.stop(purge=False)
