@@ -127,3 +127,27 @@ async def test_ssh_and_journal_through_the_machines_api(cluster, tmp_path, capsy
     assert "remote execution is disabled on this machine" in capsys.readouterr().err
     assert await fleetctl(cluster[0], "ssh", m0) == 2  # no command: interactive needs SSH
     assert "interactive sessions need SSH" in capsys.readouterr().err
+
+
+async def test_sighup_reload_republishes_metadata_without_touching_units(cluster, tmp_path):
+    import dataclasses
+    from types import MappingProxyType
+
+    s = cluster[0]
+    assert await fleetctl(s, "start", unit_file(tmp_path, "h.service", "MachineMetadata=n=0")) == 0
+    assert s.manager.starts == {"h.service": 1}
+    s.reload(dataclasses.replace(s.cfg, metadata=MappingProxyType({"n": "0", "role": "web"})))
+
+    async def republished():
+        for _ in range(100):
+            snap = await s.registry.snapshot()
+            if snap.machines[s.machine_id].metadata.get("role") == "web":
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("new metadata not published")
+
+    await republished()
+    for _ in range(3):
+        await s.agent.reconcile()
+    assert s.manager.starts == {"h.service": 1}
+    assert s.manager.stops == {}

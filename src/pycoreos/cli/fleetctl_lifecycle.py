@@ -200,7 +200,8 @@ def cmd_lifecycle(c: ApiClient, a: argparse.Namespace) -> int:
     if a.cmd == "restart":
         return _restart(c, a)
     if a.cmd in ("submit", "load", "start"):
-        names = _parallel(lambda arg: _ensure(c, arg, a.replace), a.units)
+        # each file once: two concurrent submissions of one unit would race to create it
+        names = _parallel(lambda arg: _ensure(c, arg, a.replace), dict.fromkeys(a.units))
     else:
         names = [default_unit_name(Path(arg).name) for arg in a.units]
     names = list(dict.fromkeys(names))  # one entry per unit, first-seen order

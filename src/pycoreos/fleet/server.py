@@ -256,6 +256,7 @@ class FleetServer:
         self.cfg = cfg
         self.machine = self._machine_state(cfg)
         self.agent.machine = self.machine
+        self.keeper.agent_ttl = cfg.agent_ttl
         self.keeper.republish(self.machine)
         self.wake()
 
