@@ -276,3 +276,31 @@ async def test_agent_rewrites_states_the_registry_lost(tmp_path):
     reg.saved.clear()
     await agent.reconcile(Snapshot(index=12, units=snap.units, states=(kept,)))
     assert reg.saved == ["u001.service"]  # still missing (the write did not land): again
+
+
+def test_memoised_decoding_reflects_every_input():
+    from pycoreos.client.v2_types import Node
+    from pycoreos.fleet.job import JobState
+    from pycoreos.fleet.registry.layout import Keys, decode_snapshot, job_object, unit_object
+
+    from .helpers import ufile
+
+    k = Keys("/memo/")
+    uf = ufile("Conflicts=z*")
+
+    def snap(state: str, target: str):
+        nodes = [
+            Node(key=k.unit(uf.hash_hex), value=unit_object(uf)),
+            Node(key=k.job_object("a.service"), value=job_object("a.service", uf)),
+            Node(key=k.target_state("a.service"), value=state),
+        ]
+        if target:
+            nodes.append(Node(key=k.target("a.service"), value=target, modified_index=7))
+        return decode_snapshot(k, Node(key="/memo", dir=True, nodes=tuple(nodes)), 9)
+
+    one = snap("launched", "")
+    assert snap("launched", "").units["a.service"] is one.units["a.service"]  # memo hit
+    moved = snap("launched", mid(3)).units["a.service"]
+    assert (moved.target, moved.target_index) == (mid(3), 7)
+    assert snap("loaded", "").units["a.service"].target_state is JobState.LOADED
+    assert one.units["a.service"].reqs.conflicts == ("z*",)

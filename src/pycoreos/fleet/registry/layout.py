@@ -228,9 +228,8 @@ def decode_snapshot(keys: Keys, root: Node | None, index: int) -> Snapshot:
             case _:
                 pass
     units: dict[str, Unit] = {}
-    files: dict[str, FleetUnitFile] = {}
     for name, attrs in jobs.items():
-        u = _decode_job(name, attrs, raw_units, files)
+        u = _decode_job(name, attrs, raw_units)
         if u is not None:
             units[name] = u
     merged = {mid: m.with_metadata(meta.get(mid, {})) for mid, m in machines.items()}
@@ -280,9 +279,7 @@ def _decode_job(
     name: str,
     attrs: dict[str, tuple[str, int]],
     raw_units: dict[str, str],
-    files: dict[str, FleetUnitFile],
 ) -> Unit | None:
-    del files  # kept for callers; decoding is memoised per unit instead
     if "object" not in attrs:
         return None
     target, target_index = attrs.get("target", ("", 0))

@@ -95,7 +95,7 @@ class Registry:
         raw = await self.etcd.get(self.keys.unit(hash_hex), quorum=quorum)
         if raw is None:
             return None, None
-        u = _decode_job(name, attrs, {hash_hex: raw.node.value or ""}, {})
+        u = _decode_job(name, attrs, {hash_hex: raw.node.value or ""})
         if u is None or u.is_global:
             return u, None
         if not u.target:
