@@ -40,7 +40,9 @@ def test_the_suite_catches_members_that_serve_quorum_reads_locally(tmp_path: Pat
         r = run_scenario("T1", seed, duration=SMOKE_DURATION, base_dir=tmp_path, unsafe=True)
         verdicts.append(r.verdict)
         if not r.passed:
-            assert "U1: not linearizable" in r.problems, r.problems
+            # A stale quorum read shows as a linearizability violation (U1) or, when the
+            # stale answer also carries an older index than one already seen, as U2 first.
+            assert any(p.startswith(("U1:", "U2:")) for p in r.problems), r.problems
             assert r.artefacts is not None
             assert (Path(r.artefacts) / "history.jsonl").exists()
             return
