@@ -84,7 +84,12 @@ async def test_node_units_run_under_the_machines_systemd(tmp_path, machine):
         assert (st.unit_manager, st.failed) == ("systemd", [])
         assert _active(machine, "greet.service") == "active"
         mid = (machine.root / "etc/machine-id").read_text().strip()
-        out = (machine.root / "tmp/greet.out").read_text().strip()
+        # Type=simple is "active" as soon as it forked: give the shell time to write.
+        greet = machine.root / "tmp/greet.out"
+        async with asyncio.timeout(20):
+            while not greet.exists() or not greet.read_text().strip():  # noqa: ASYNC110 - a file in another mount namespace gives no event
+                await asyncio.sleep(0.05)
+        out = greet.read_text().strip()
         assert out == f"ip=10.9.8.7 m={mid}"  # systemd's own %m, our default environment
         stop.set()
         final = await asyncio.wait_for(task, 60)
