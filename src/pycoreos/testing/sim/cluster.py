@@ -45,7 +45,6 @@ from pycoreos.raft.config import NO_LIMIT
 from pycoreos.raft.rawnode import SnapshotStatus
 from pycoreos.raft.types import Entry, Message, MessageType, Snapshot, SoftState, StateType
 from pycoreos.server.config import load_config
-from pycoreos.server.errors import ServerError
 from pycoreos.server.requests import V2Request as ServerRequest
 from pycoreos.server.server import EtcdServer
 from pycoreos.testing.sim.checks import MemberView, SafetyMonitor, Violation, check_log_matching
@@ -83,7 +82,6 @@ CRASH_FAILPOINTS = (
 """Failpoints :meth:`SimCluster.crash_at` can crash a member at."""
 
 USER_PREFIX = "/1"
-_ABANDONED = "Future exception was never retrieved"
 
 
 class MemberGoneError(StackError):
@@ -227,7 +225,6 @@ class SimCluster:
         self.crashes = 0
         self.restarts = 0
         self.start_failures = 0
-        self.abandoned_timeouts = 0
 
     def rng(self, stream: str) -> random.Random:
         """An independent random stream named ``stream``, derived from the seed.
@@ -524,13 +521,6 @@ class SimCluster:
                 m.server = None
                 self.loop.kill(m.owner)
         for ctx in self.loop.errors:
-            exc = ctx.get("exception")
-            if ctx.get("message") == _ABANDONED and isinstance(exc, ServerError):
-                # Known and harmless (track record #1): a proposal the client gave up on
-                # times out later; the server's done-callback returns before reading the
-                # exception. Counted, not a violation.
-                self.abandoned_timeouts += 1
-                continue
             self.cluster_violations.append(
                 Violation(
                     "loop error", f"{ctx.get('message')}: {ctx.get('exception')!r}", self.now()
