@@ -97,7 +97,7 @@ def test_clone_is_independent(store: Store) -> None:
 
 
 def test_recovery_ends_live_watches_instead_of_skipping_events(store: Store) -> None:
-    """A watch kept across a snapshot jump would miss the skipped events (track record #5)."""
+    """A watch kept across a snapshot jump would miss the skipped events (track record #8)."""
     other = Store(ManualClock(wall=NOW))
     other.set("/x", False, "1")
     woken: list[bool] = []

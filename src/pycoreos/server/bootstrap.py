@@ -264,6 +264,25 @@ def _restart(
         conf_state = md.conf_state
         snap_index = md.index
     wal = WAL.open(disk, wal_dir, at)
+    try:
+        return _recover(cfg, wal, snap, store, snapshotter, rng, conf_state, snap_index)
+    except BaseException:
+        # Release the WAL's lock: a failed start must not keep the next one out
+        # (track record #7).
+        wal.close()
+        raise
+
+
+def _recover(
+    cfg: ServerConfig,
+    wal: WAL,
+    snap: Snapshot | None,
+    store: Store,
+    snapshotter: Snapshotter,
+    rng: random.Random,
+    conf_state: ConfState,
+    snap_index: int,
+) -> Boot:
     meta_raw, hs, entries = wal.read_all()
     meta = json.loads(meta_raw)
     member_id, cluster_id = int(meta["member_id"]), int(meta["cluster_id"])
