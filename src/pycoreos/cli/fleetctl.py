@@ -105,7 +105,15 @@ def _client(a: argparse.Namespace) -> ApiClient:
         return EtcdDriverClient(ep.split(","), a.etcd_key_prefix, timeout, ctx)
     if a.driver.lower() != "api":
         raise UsageError(f"unrecognized driver {a.driver!r}")
-    return ApiClient(a.endpoint, timeout, ctx)
+    endpoints = [e.strip() for e in a.endpoint.split(",") if e.strip()]
+    if len(endpoints) > 1:
+        # fleetctl's API driver talks to one endpoint; like the original, warn and use the
+        # first rather than fail on a comma-separated list.
+        print(
+            f"WARNING: multiple endpoints provided but only the first ({endpoints[0]}) is used",
+            file=sys.stderr,
+        )
+    return ApiClient(endpoints[0] if endpoints else a.endpoint, timeout, ctx)
 
 
 # -- listing ------------------------------------------------------------------------------
