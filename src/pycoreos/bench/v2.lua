@@ -130,13 +130,15 @@ function request()
    calls = calls + 1
    if calls == 1 then t_first = now_us() end
    if progress > 0 and calls % progress == 0 then
-      io.write("@pcb progress ", tid, " ", calls, "\n")
+      -- One string, one write: wrk's threads share stdout, and io.write with several
+      -- arguments lets another thread's line land in the middle of this one.
+      io.write("@pcb progress " .. tid .. " " .. calls .. "\n")
       io.flush()
    end
    if quota > 0 and calls == quota + conns and not stopped then
       stopped = true
       t_stop = now_us()
-      io.write("@pcb stopped ", tid, "\n")
+      io.write("@pcb stopped " .. tid .. "\n")
       io.flush()
       wrk.thread:stop()
    end

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -187,6 +188,9 @@ def run_jobs(
                     stream.close()
 
 
+_MARKER = re.compile(r"@pcb (progress|stopped) (\d+)(?: (\d+))?")
+
+
 def _collect(
     jobs: Sequence[WrkJob],
     procs: Sequence[subprocess.Popen[str]],
@@ -204,18 +208,20 @@ def _collect(
             open_streams -= 1
             continue
         lines[index].append(line)
-        if line.startswith("@pcb progress "):
-            _, _, tid, n = line.split()
-            calls[(index, int(tid))] = int(n)
-            if on_progress:
-                # Calls lead completions by at most one per connection; close enough for a bar.
-                on_progress(sum(calls.values()), expected)
-        elif line.startswith("@pcb stopped "):
-            stopped[index] += 1
-            if stopped[index] == jobs[index].threads:
-                # wrk's main thread sleeps for -d regardless; SIGINT wakes it to join and report.
-                with contextlib.suppress(ProcessLookupError):
-                    procs[index].send_signal(signal.SIGINT)
+        # wrk's threads share stdout, so two threads' lines can run together: scan for every
+        # marker in the line rather than trusting one marker per line.
+        for kind, tid, n in _MARKER.findall(line):
+            if kind == "progress":
+                calls[(index, int(tid))] = int(n)
+                if on_progress:
+                    # Calls lead completions by at most one per connection; fine for a bar.
+                    on_progress(sum(calls.values()), expected)
+            else:
+                stopped[index] += 1
+                if stopped[index] == jobs[index].threads:
+                    # wrk's main thread sleeps for -d regardless; SIGINT wakes it to report.
+                    with contextlib.suppress(ProcessLookupError):
+                        procs[index].send_signal(signal.SIGINT)
     return ["".join(x) for x in lines]
 
 
