@@ -124,3 +124,11 @@ def test_span_needs_every_thread_stopped() -> None:
         "@pcb thread 0 1000 5000 9", "@pcb thread 0 1000 -1 9"
     )
     assert parse_wrk_output(text, 1000).span_us is None
+
+
+def test_markers_of_two_wrk_threads_run_together_are_all_seen() -> None:
+    """wrk's threads share stdout: a line can hold two threads' markers (a CI failure)."""
+    from pycoreos.bench.wrk import _MARKER
+
+    line = "@pcb progress 1 150@pcb stopped 2\n"
+    assert _MARKER.findall(line) == [("progress", "1", "150"), ("stopped", "2", "")]
