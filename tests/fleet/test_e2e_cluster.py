@@ -51,9 +51,20 @@ def check_least_loaded(base: Path, units_dir: Path, fs) -> None:
     from pycoreos.fleet.machine import MachineState
     from pycoreos.fleet.unit import parse_unit_file
 
-    lines = sorted(
-        ln for i in range(3) for ln in (base / f"fleetd{i}.log").read_text().splitlines()
+    logs = [(base / f"fleetd{i}.log").read_text().splitlines() for i in range(3)]
+    done = {
+        ln.split("completed task: ", 1)[1]
+        for lines_i in logs for ln in lines_i
         if "completed task: {Type: AttemptScheduleUnit" in ln
+    }  # fmt: skip
+    # Replay in decision order: the "decided" lines, each log in file order, merged by
+    # timestamp (the stable sort keeps one engine's same-millisecond lines in order).
+    # Completions are written concurrently, so their order proves nothing.
+    lines = sorted(
+        (ln for lines_i in logs for ln in lines_i
+         if "decided: {Type: AttemptScheduleUnit" in ln
+         and ln.split("decided: ", 1)[1] in done),
+        key=lambda ln: ln[:23],
     )  # fmt: skip
     meta = {f.machine_id: {"role": "db" if i == 2 else "web"} for i, f in enumerate(fs)}
     c = Cluster(MachineState(id=m, metadata=md) for m, md in meta.items())

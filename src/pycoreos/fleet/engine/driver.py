@@ -150,6 +150,10 @@ class Engine:
         applied: list[EngineDecision] = []
         sem = asyncio.Semaphore(self.concurrency)
         broken = False
+        # Decisions are logged in the order the reconciler made them (completions below can
+        # finish in any order, since they are written concurrently).
+        for d in decisions:
+            log.info("EngineReconciler decided: %s", d)
 
         async def run(chain: list[EngineDecision]) -> None:
             nonlocal broken
